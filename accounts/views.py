@@ -1,0 +1,21 @@
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from .forms import SignUpForm
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("classifier:upload")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "registration/signup.html", {"form": form}, status=400)
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("classifier:upload")
+    return render(request, "registration/signup.html", {"form": form})

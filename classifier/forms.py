@@ -1,0 +1,46 @@
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from .validation import CheckedImage, check_image_upload
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Several photos in one field; each is checked by content (see classifier/validation.py)."""
+
+    widget = MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/bmp,image/gif"})
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else [data] if data else []
+        files = [super(MultipleImageField, self).clean(f, initial) for f in files]
+        if not files:
+            raise ValidationError(self.error_messages["required"], code="required")
+        if len(files) > settings.CATDOG_MAX_FILES_PER_UPLOAD:
+            raise ValidationError(
+                f"Upload at most {settings.CATDOG_MAX_FILES_PER_UPLOAD} photos at once.", code="too_many_files"
+            )
+        checked, errors = [], []
+        for f in files:
+            try:
+                checked.append(check_image_upload(f))
+            except ValidationError as error:
+                errors.extend(error.error_list)
+        if errors:
+            # All or nothing: a batch with one bad photo stores none, and says which and why.
+            raise ValidationError(errors)
+        return checked
+
+
+class UploadForm(forms.Form):
+    images = MultipleImageField(
+        label="Photos",
+        help_text="JPEG, PNG, WebP, BMP or GIF; several at once if you like.",
+        error_messages={"required": "Choose at least one photo."},
+    )
+
+    def checked_images(self) -> list[CheckedImage]:
+        return self.cleaned_data["images"]

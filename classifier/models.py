@@ -1,0 +1,58 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+def _image_upload_to(prediction: "Prediction", filename: str) -> str:
+    # A random name: a storage key must not be guessable from ids or the photo's own name.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"uploads/{prediction.owner_id}/{uuid.uuid4().hex}.{extension}"
+
+
+def _thumbnail_upload_to(prediction: "Prediction", filename: str) -> str:
+    return f"thumbnails/{prediction.owner_id}/{uuid.uuid4().hex}.jpg"
+
+
+class Prediction(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="predictions")
+    image = models.FileField(upload_to=_image_upload_to, max_length=300)
+    thumbnail = models.FileField(upload_to=_thumbnail_upload_to, max_length=300, blank=True)
+    original_name = models.CharField(max_length=255)
+    image_format = models.CharField(max_length=10)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    label = models.CharField(max_length=100, blank=True, db_index=True)
+    confidence = models.FloatField(null=True, blank=True)
+    probabilities = models.JSONField(default=dict, blank=True)
+    model_version = models.ForeignKey(
+        "trainer.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="predictions"
+    )
+    inference_ms = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="classifier_owner_recent")]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.Status.PENDING
+
+    def sorted_probabilities(self) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)

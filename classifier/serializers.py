@@ -1,0 +1,43 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from .models import Prediction
+from .validation import check_image_upload
+
+
+class PredictionCreateSerializer(serializers.Serializer):
+    image = serializers.FileField()
+
+    def validate_image(self, upload):
+        try:
+            return check_image_upload(upload)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    model_version = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "url",
+            "status",
+            "label",
+            "confidence",
+            "probabilities",
+            "model_version",
+            "inference_ms",
+            "created_at",
+            "error",
+        ]
+
+    def get_model_version(self, prediction) -> str | None:
+        version = prediction.model_version
+        return str(version.name) if version else None
+
+    def get_url(self, prediction) -> str:
+        return reverse("api:prediction-detail", args=[prediction.pk], request=self.context.get("request"))

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "classifier"
+urlpatterns = [
+    path("", views.upload, name="upload"),
+    path("predictions/", views.history, name="history"),
+    path("predictions/<int:pk>/", views.detail, name="detail"),
+    path("predictions/<int:pk>/image/", views.image, name="image"),
+    path("predictions/<int:pk>/thumbnail/", views.thumbnail, name="thumbnail"),
+    path("predictions/<int:pk>/retry/", views.retry, name="retry"),
+    path("predictions/<int:pk>/delete/", views.delete, name="delete"),
+]

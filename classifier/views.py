@@ -1,0 +1,103 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from PIL import Image
+
+from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
+from .forms import UploadForm
+from .models import Prediction
+
+HISTORY_PAGE_SIZE = 24
+
+
+def _get_prediction_for_user(request, pk: int) -> Prediction:
+    """The one place that decides who may see a prediction: its owner, and nobody else (404)."""
+    return get_object_or_404(Prediction.objects.select_related("model_version"), pk=pk, owner=request.user)
+
+
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    if request.method == "GET":
+        return render(request, "classifier/upload.html", {"form": UploadForm()})
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "classifier/upload.html", {"form": form}, status=400)
+    predictions = do_create_predictions(request.user, form.checked_images())
+    if len(predictions) == 1:
+        return redirect("classifier:detail", predictions[0].pk)
+    messages.success(request, f"{len(predictions)} photos uploaded; their answers appear here as they come.")
+    return redirect("classifier:history")
+
+
+@require_GET
+def history(request):
+    predictions = Prediction.objects.filter(owner=request.user).select_related("model_version")
+    label = request.GET.get("label", "")
+    if label:
+        predictions = predictions.filter(label=label)
+    labels = (
+        Prediction.objects.filter(owner=request.user)
+        .exclude(label="")
+        .order_by("label")
+        .values_list("label", flat=True)
+        .distinct()
+    )
+    page = Paginator(predictions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "labels": labels, "label": label}
+    return render(request, "classifier/history.html", context)
+
+
+@require_GET
+def detail(request, pk: int):
+    return render(request, "classifier/detail.html", {"prediction": _get_prediction_for_user(request, pk)})
+
+
+@require_GET
+def image(request, pk: int):
+    prediction = _get_prediction_for_user(request, pk)
+    content_type = Image.MIME.get(prediction.image_format, "application/octet-stream")
+    return _serve_file(prediction.image, request, content_type=content_type, download_name=prediction.original_name)
+
+
+@require_GET
+def thumbnail(request, pk: int):
+    prediction = _get_prediction_for_user(request, pk)
+    return _serve_file(prediction.thumbnail, request, content_type="image/jpeg")
+
+
+@require_POST
+def retry(request, pk: int):
+    prediction = _get_prediction_for_user(request, pk)
+    if do_retry_prediction(prediction):
+        messages.info(request, "Sent again to the model.")
+    return redirect("classifier:detail", prediction.pk)
+
+
+@require_POST
+def delete(request, pk: int):
+    prediction = _get_prediction_for_user(request, pk)
+    do_delete_prediction(prediction)
+    messages.success(request, f"Deleted {prediction.original_name}.")
+    return redirect("classifier:history")
+
+
+def _serve_file(field, request, *, content_type: str, download_name: str | None = None):
+    if not field.name:
+        raise Http404("No such file.")
+    storage = field.storage
+    try:
+        storage.path(field.name)
+    except NotImplementedError:  # remote storage (S3): a short-lived signed URL, made for the owner only
+        return HttpResponseRedirect(storage.url(field.name))
+    try:
+        f = storage.open(field.name, "rb")
+    except FileNotFoundError:
+        raise Http404("The file is no longer in storage.") from None
+    response = FileResponse(
+        f, as_attachment=request.GET.get("download") == "1", filename=download_name or "", content_type=content_type
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
