@@ -1,0 +1,57 @@
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "catsdogs"
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Each test gets its own storage folder, so a test can check exactly which files exist.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="correct horse battery")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="mallory", password="correct horse battery")
+
+
+def image_bytes(fmt: str = "PNG", size=(64, 48), mode: str = "RGB", color=(200, 30, 30), **save_args) -> bytes:
+    image = Image.new(mode, size, color)
+    out = io.BytesIO()
+    image.save(out, format=fmt, **save_args)
+    return out.getvalue()
+
+
+def upload(name: str, data: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def shared_photo(kind: str, number: int) -> Path:
+    """One of the shared Kaggle photos, read in place (never copied into the project)."""
+    return SHARED_DATA / "test" / kind / f"{kind}.{number}.jpg"
+
+
+@pytest.fixture
+def make_prediction(user):
+    """A stored prediction row with a real little image, for pages and API tests."""
+    from classifier.actions import do_create_predictions
+    from classifier.validation import check_image_upload
+
+    def make(owner=None, **fields):
+        checked = check_image_upload(upload("photo.png", image_bytes()))
+        [prediction] = do_create_predictions(owner or user, [checked])
+        if fields:
+            type(prediction).objects.filter(pk=prediction.pk).update(**fields)
+            prediction.refresh_from_db()
+        return prediction
+
+    return make
