@@ -1,0 +1,146 @@
+"""Upload-to-result latency over the REST API, with Redis and a warm worker; resident memory of each process.
+
+    .venv/bin/python bench/bench_api.py [--photos 100] [--broker redis://127.0.0.1:6379/14]
+                                        [--database-url sqlite:////tmp/x.sqlite3 | postgres://127.0.0.1/test]
+
+It starts, in a scratch folder, the web app under gunicorn and one prediction worker (the shipped model),
+signs a user up, warms the worker, then uploads test photos one at a time and polls each until it is
+done. Needs Redis running; reads photos from ../shared/data/catsdogs/test.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOS = ROOT.parent / "shared" / "data" / "catsdogs" / "test"
+PY = sys.executable
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=100)
+    parser.add_argument("--port", type=int, default=8911)
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--poll", type=float, default=0.005, help="seconds between result polls")
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="catdog-bench-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "catdog_site.settings.local",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": args.database_url or f"sqlite:///{scratch / 'db.sqlite3'}",
+        "CATDOG_MEDIA_ROOT": str(scratch / "media"),
+        "CATDOG_MODEL_CACHE_DIR": str(scratch / "model-cache"),
+        "CELERY_BROKER_URL": args.broker,
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    manage = [PY, "manage.py"]
+    for command in (["migrate", "--noinput"], ["ensure_shipped_model"]):
+        subprocess.run(manage + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        manage + ["shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('bench', password='bench-pass-123')"],
+        cwd=ROOT, env=env, check=True,
+    )  # fmt: skip
+    subprocess.run([PY, "-m", "celery", "-A", "catdog_site", "purge", "-f", "-Q", "predictions"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+    logs = open(scratch / "processes.log", "wb")
+    web = subprocess.Popen(
+        [PY, "-m", "gunicorn", "catdog_site.wsgi", "--bind", f"127.0.0.1:{args.port}", "--workers", "2"],
+        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [PY, "-m", "celery", "-A", "catdog_site", "worker", "--queues", "predictions", "--concurrency", "1",
+         "--hostname", "bench@%h", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_for(lambda: requests.get(f"{base}/accounts/login/", timeout=2).ok, 60, "the web server")
+        token = requests.post(f"{base}/api/token/", data={"username": "bench", "password": "bench-pass-123"}).json()["token"]
+        api = requests.Session()
+        api.headers["Authorization"] = f"Token {token}"
+
+        photos = sorted((PHOTOS / "cat").glob("*.jpg"))[: args.photos // 2] + sorted((PHOTOS / "dog").glob("*.jpg"))[: args.photos - args.photos // 2]
+
+        def round_trip(photo: Path) -> tuple[float, dict]:
+            data = photo.read_bytes()
+            started = time.perf_counter()
+            r = api.post(f"{base}/api/predictions/", files={"image": (photo.name, data, "image/jpeg")})
+            r.raise_for_status()
+            url = r.json()["url"]
+            while True:
+                body = api.get(url).json()
+                if body["status"] != "pending":
+                    return (time.perf_counter() - started) * 1000, body
+                time.sleep(args.poll)
+
+        for photo in photos[:5]:  # warm: TensorFlow and the model load on the first task
+            _, body = round_trip(photo)
+            assert body["status"] == "done", body
+        latencies, model_ms, correct = [], [], 0
+        for photo in photos:
+            ms, body = round_trip(photo)
+            assert body["status"] == "done", body
+            latencies.append(ms)
+            model_ms.append(body["inference_ms"])
+            correct += body["label"] == photo.parent.name
+
+        web_pids = [web.pid, *children(web.pid)]
+        worker_pids = [worker.pid, *children(worker.pid)]
+        print(f"photos: {len(photos)}, answered correctly: {correct}")
+        print(f"upload to result (REST API, client side): median {statistics.median(latencies):.0f} ms, "
+              f"p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms")
+        print(f"inference in the worker (decode+resize+model): median {statistics.median(model_ms):.1f} ms, "
+              f"p95 {percentile(model_ms, 0.95):.1f} ms")
+        print("resident memory: web (gunicorn) " + ", ".join(f"{rss_mib(p):.0f} MiB" for p in web_pids)
+              + "; worker (celery main, pool child) " + ", ".join(f"{rss_mib(p):.0f} MiB" for p in worker_pids))
+        print("tensorflow in the web process: " + ("yes" if any(
+            "tensorflow" in Path(f"/proc/{p}/maps").read_text() for p in web_pids) else "no"))
+    finally:
+        for process in (web, worker):
+            process.terminate()
+        for process in (web, worker):
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
