@@ -1,7 +1,9 @@
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from .models import Prediction
+from .models import STALE_AFTER, Prediction
 from .validation import CheckedImage
 
 
@@ -38,9 +40,12 @@ def do_create_predictions(user, checked_images: list[CheckedImage]) -> list[Pred
 
 
 def do_retry_prediction(prediction: Prediction) -> bool:
-    """Send a failed prediction back to the queue; False if it was not failed (a double click, say)."""
+    """Send a failed (or long-stuck) prediction back to the queue; False if it cannot be retried."""
+    retryable = Q(status=Prediction.Status.FAILED) | Q(
+        status=Prediction.Status.PENDING, created_at__lt=timezone.now() - STALE_AFTER
+    )
     with transaction.atomic():
-        updated = Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.FAILED).update(
+        updated = Prediction.objects.filter(retryable, pk=prediction.pk).update(
             status=Prediction.Status.PENDING, error="", finished_at=None
         )
         if updated:

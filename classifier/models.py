@@ -1,7 +1,13 @@
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+# A prediction still pending after this long has lost its message (say, a broker that lost its data):
+# its owner may send it again. Redelivering is safe because the task is idempotent.
+STALE_AFTER = timedelta(minutes=10)
 
 
 def _image_upload_to(prediction: "Prediction", filename: str) -> str:
@@ -53,6 +59,12 @@ class Prediction(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status != self.Status.PENDING
+
+    @property
+    def can_retry(self) -> bool:
+        if self.status == self.Status.FAILED:
+            return True
+        return self.status == self.Status.PENDING and self.created_at < timezone.now() - STALE_AFTER
 
     def sorted_probabilities(self) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)

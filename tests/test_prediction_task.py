@@ -151,6 +151,20 @@ def test_retrying_a_prediction_that_is_not_failed_does_nothing(make_prediction, 
     assert prediction.label == "cat"
 
 
+def test_a_prediction_stuck_pending_can_be_sent_again(make_prediction, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    fresh = make_prediction()
+    stuck = make_prediction(created_at=timezone.now() - timedelta(hours=1))
+    assert (fresh.can_retry, stuck.can_retry) == (False, True)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert do_retry_prediction(fresh) is False
+        assert do_retry_prediction(stuck) is True
+    assert len(callbacks) == 1
+
+
 def test_the_task_is_enqueued_only_after_commit(user, monkeypatch, django_capture_on_commit_callbacks):
     sent = []
     monkeypatch.setattr(tasks.predict_image, "delay", lambda prediction_id: sent.append(prediction_id))
