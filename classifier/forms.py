@@ -15,8 +15,7 @@ class MultipleImageField(forms.FileField):
     widget = MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/bmp,image/gif"})
 
     def clean(self, data, initial=None):
-        files = data if isinstance(data, (list, tuple)) else [data] if data else []
-        files = [super(MultipleImageField, self).clean(f, initial) for f in files]
+        files = [f for f in (data if isinstance(data, (list, tuple)) else [data]) if f]
         if not files:
             raise ValidationError(self.error_messages["required"], code="required")
         if len(files) > settings.CATDOG_MAX_FILES_PER_UPLOAD:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponseRedirect
@@ -20,15 +21,20 @@ def _get_prediction_for_user(request, pk: int) -> Prediction:
 @require_http_methods(["GET", "POST"])
 def upload(request):
     if request.method == "GET":
-        return render(request, "classifier/upload.html", {"form": UploadForm()})
+        return _render_upload(request, UploadForm())
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return render(request, "classifier/upload.html", {"form": form}, status=400)
+        return _render_upload(request, form, status=400)
     predictions = do_create_predictions(request.user, form.checked_images())
     if len(predictions) == 1:
         return redirect("classifier:detail", predictions[0].pk)
     messages.success(request, f"{len(predictions)} photos uploaded; their answers appear here as they come.")
     return redirect("classifier:history")
+
+
+def _render_upload(request, form, status=200):
+    limits = {"max_upload_bytes": settings.CATDOG_MAX_UPLOAD_BYTES, "max_files": settings.CATDOG_MAX_FILES_PER_UPLOAD}
+    return render(request, "classifier/upload.html", {"form": form, **limits}, status=status)
 
 
 @require_GET

@@ -121,10 +121,18 @@ def test_it_rejects_an_unsupported_image_format(client, settings):
     _assert_refused(r, settings, "scan.tiff is a TIFF image")
 
 
-def test_it_rejects_an_empty_file(client, settings):
-    r = _post(client, upload("empty.jpg", b""))
-    assert r.status_code == 400
-    assert Prediction.objects.count() == 0
+def test_it_rejects_an_empty_file_by_name_and_still_checks_the_others(client, settings):
+    r = _post(client, upload("empty.jpg", b""), upload("notes.jpg", b"not a photo"))
+    _assert_refused(r, settings, "empty.jpg is empty.")
+    assert "notes.jpg is not an image we can read" in r.content.decode()
+
+
+def test_the_page_states_the_configured_limits(client, settings):
+    settings.CATDOG_MAX_UPLOAD_BYTES = 3 * 1024 * 1024
+    settings.CATDOG_MAX_FILES_PER_UPLOAD = 7
+    page = client.get(reverse("classifier:upload")).content.decode()
+    assert "3.0\xa0MB" in page or "3.0 MB" in page
+    assert "7" in page
 
 
 def test_it_rejects_a_post_without_a_file(client, settings):

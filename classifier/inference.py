@@ -1,0 +1,179 @@
+"""Classifying photos with a trained model version, in the prediction worker.
+
+TensorFlow is imported by the first classification, never at import time: the web process imports
+this module (through classifier.tasks) and must stay free of it. Each worker process loads a model
+version once, freezes it into a single graph, warms it up and then reuses it for every photo.
+"""
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from django.conf import settings
+
+from trainer.actions import file_sha256
+from trainer.ml.images import load_for_model
+
+logger = logging.getLogger(__name__)
+
+# A worker keeps the models of this many versions; activating a new one must not make the
+# process grow with every version it has ever answered with.
+MAX_LOADED_VERSIONS = 2
+BATCH_SIZE = 32
+
+_loaded: "OrderedDict[int, LoadedModel]" = OrderedDict()
+_lock = threading.Lock()
+_tensorflow = None
+
+
+@dataclass
+class Classification:
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    inference_ms: float  # decoding, resizing and the model, for this photo
+
+
+class ModelFileError(Exception):
+    """The version's model file is not the file that was registered, or does not fit its record."""
+
+
+def classify(version, source: str | Path | BinaryIO) -> Classification:
+    """The class of one photo, a file object or a path, by `version` (a trainer ModelVersion).
+
+    Raises PIL.UnidentifiedImageError or OSError when the photo cannot be decoded.
+    """
+    return _model_for(version).classify(source)
+
+
+def classify_batch(version, sources: Iterable[str | Path | BinaryIO]) -> list[Classification]:
+    """Many photos at a time, for throughput; each one's `inference_ms` is its share of its batch."""
+    return _model_for(version).classify_batch(sources)
+
+
+class LoadedModel:
+    """A `.keras` classifier ready to answer: frozen into one graph and warmed up."""
+
+    def __init__(self, path: Path, class_names: list[str], image_size: int):
+        tf = _import_tensorflow()
+        import keras
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        model = keras.saving.load_model(path, compile=False)
+        expected_input = (None, image_size, image_size, 3)
+        if tuple(model.input_shape) != expected_input or model.output_shape[-1] != len(class_names):
+            raise ModelFileError(
+                f"{path} takes {model.input_shape} and gives {model.output_shape[-1]} classes; the version "
+                f"expects {expected_input} and {len(class_names)} classes."
+            )
+        self.class_names = list(class_names)
+        self.image_size = image_size
+
+        # A fixed signature traces once for every batch size. Freezing the weights into constants
+        # lets TensorFlow fold each BatchNormalization into its convolution: about 20% faster on CPU.
+        @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.uint8)])
+        def predict(pixels):
+            return model(tf.cast(pixels, tf.float32), training=False)
+
+        self._predict = convert_variables_to_constants_v2(predict.get_concrete_function())
+        self._to_tensor = tf.convert_to_tensor  # the frozen function takes tensors, not arrays
+        self._run(np.zeros((1, image_size, image_size, 3), dtype=np.uint8))  # the first call is slow
+
+    def _run(self, pixels: np.ndarray) -> np.ndarray:
+        (probabilities,) = self._predict(self._to_tensor(pixels))
+        return probabilities.numpy()
+
+    def _decode(self, source) -> np.ndarray:
+        return load_for_model(source, (self.image_size, self.image_size))
+
+    def _classification(self, probabilities: np.ndarray, inference_ms: float) -> Classification:
+        best = int(np.argmax(probabilities))
+        return Classification(
+            label=self.class_names[best],
+            confidence=float(probabilities[best]),
+            probabilities={name: float(p) for name, p in zip(self.class_names, probabilities, strict=True)},
+            inference_ms=inference_ms,
+        )
+
+    def classify(self, source) -> Classification:
+        started = time.perf_counter()
+        probabilities = self._run(self._decode(source)[np.newaxis])[0]
+        return self._classification(probabilities, (time.perf_counter() - started) * 1000)
+
+    def classify_batch(self, sources: Iterable) -> list[Classification]:
+        sources = list(sources)
+        results = []
+        for start in range(0, len(sources), BATCH_SIZE):
+            decode_ms, pixels = [], []
+            for source in sources[start : start + BATCH_SIZE]:
+                started = time.perf_counter()
+                pixels.append(self._decode(source))
+                decode_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            probabilities = self._run(np.stack(pixels))
+            model_ms = (time.perf_counter() - started) * 1000 / len(pixels)
+            results += [self._classification(p, ms + model_ms) for p, ms in zip(probabilities, decode_ms, strict=True)]
+        return results
+
+
+def _model_for(version) -> LoadedModel:
+    with _lock:
+        model = _loaded.get(version.pk)
+        if model is None:
+            started = time.perf_counter()
+            model = LoadedModel(_local_model_path(version), version.class_names, version.image_size)
+            logger.info("Loaded model version %s in %.1f s", version, time.perf_counter() - started)
+            _loaded[version.pk] = model
+            while len(_loaded) > MAX_LOADED_VERSIONS:
+                _loaded.popitem(last=False)
+        _loaded.move_to_end(version.pk)
+        return model
+
+
+def _local_model_path(version) -> Path:
+    """The model file on this machine: in place on local storage, else a verified copy in the cache."""
+    try:
+        return Path(version.file.path)
+    except NotImplementedError:  # remote storage such as S3 has no local path
+        pass
+    cache_dir = Path(settings.CATDOG_MODEL_CACHE_DIR)
+    local = cache_dir / f"{version.file_sha256 or f'version-{version.pk}'}.keras"
+    if local.exists():
+        return local
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Download beside the target and rename: another worker process may be fetching the same file.
+    with version.file.open("rb") as remote, tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as part:
+        shutil.copyfileobj(remote, part, 1 << 20)
+    part_path = Path(part.name)
+    if version.file_sha256 and file_sha256(part_path) != version.file_sha256:
+        part_path.unlink()
+        raise ModelFileError(f"The stored file of model version {version} does not match its recorded SHA-256.")
+    os.replace(part_path, local)
+    return local
+
+
+def _import_tensorflow():
+    """TensorFlow, with its threads set for a small CPU box, on the first call in this process."""
+    global _tensorflow
+    if _tensorflow is None:
+        import tensorflow as tf
+
+        try:
+            # Measured on 2 cores: one operation at a time using every core is fastest for one photo;
+            # parallel operations only fight over the same cores.
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            tf.config.threading.set_intra_op_parallelism_threads(cores)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            logger.info("TensorFlow was already running in this process; its thread settings stay as they were.")
+        _tensorflow = tf
+    return _tensorflow
