@@ -76,11 +76,17 @@ def main():
     manage = [PY, "manage.py"]
     for command in (["migrate", "--noinput"], ["ensure_shipped_model"]):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    create_user = (
+        "from django.contrib.auth.models import User; User.objects.create_user('bench', password='bench-pass-123')"
+    )
+    subprocess.run(manage + ["shell", "-c", create_user], cwd=ROOT, env=env, check=True)
     subprocess.run(
-        manage + ["shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('bench', password='bench-pass-123')"],
-        cwd=ROOT, env=env, check=True,
-    )  # fmt: skip
-    subprocess.run([PY, "-m", "celery", "-A", "catdog_site", "purge", "-f", "-Q", "predictions"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        [PY, "-m", "celery", "-A", "catdog_site", "purge", "-f", "-Q", "predictions"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
     logs = open(scratch / "processes.log", "wb")
     web = subprocess.Popen(
@@ -95,11 +101,15 @@ def main():
     base = f"http://127.0.0.1:{args.port}"
     try:
         wait_for(lambda: requests.get(f"{base}/accounts/login/", timeout=2).ok, 60, "the web server")
-        token = requests.post(f"{base}/api/token/", data={"username": "bench", "password": "bench-pass-123"}).json()["token"]
+        credentials = {"username": "bench", "password": "bench-pass-123"}
+        token = requests.post(f"{base}/api/token/", data=credentials, timeout=10).json()["token"]
         api = requests.Session()
         api.headers["Authorization"] = f"Token {token}"
 
-        photos = sorted((PHOTOS / "cat").glob("*.jpg"))[: args.photos // 2] + sorted((PHOTOS / "dog").glob("*.jpg"))[: args.photos - args.photos // 2]
+        photos = (
+            sorted((PHOTOS / "cat").glob("*.jpg"))[: args.photos // 2]
+            + sorted((PHOTOS / "dog").glob("*.jpg"))[: args.photos - args.photos // 2]
+        )
 
         def round_trip(photo: Path) -> tuple[float, dict]:
             data = photo.read_bytes()
@@ -127,14 +137,24 @@ def main():
         web_pids = [web.pid, *children(web.pid)]
         worker_pids = [worker.pid, *children(worker.pid)]
         print(f"photos: {len(photos)}, answered correctly: {correct}")
-        print(f"upload to result (REST API, client side): median {statistics.median(latencies):.0f} ms, "
-              f"p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms")
-        print(f"inference in the worker (decode+resize+model): median {statistics.median(model_ms):.1f} ms, "
-              f"p95 {percentile(model_ms, 0.95):.1f} ms")
-        print("resident memory: web (gunicorn) " + ", ".join(f"{rss_mib(p):.0f} MiB" for p in web_pids)
-              + "; worker (celery main, pool child) " + ", ".join(f"{rss_mib(p):.0f} MiB" for p in worker_pids))
-        print("tensorflow in the web process: " + ("yes" if any(
-            "tensorflow" in Path(f"/proc/{p}/maps").read_text() for p in web_pids) else "no"))
+        print(
+            f"upload to result (REST API, client side): median {statistics.median(latencies):.0f} ms, "
+            f"p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms"
+        )
+        print(
+            f"inference in the worker (decode+resize+model): median {statistics.median(model_ms):.1f} ms, "
+            f"p95 {percentile(model_ms, 0.95):.1f} ms"
+        )
+        print(
+            "resident memory: web (gunicorn) "
+            + ", ".join(f"{rss_mib(p):.0f} MiB" for p in web_pids)
+            + "; worker (celery main, pool child) "
+            + ", ".join(f"{rss_mib(p):.0f} MiB" for p in worker_pids)
+        )
+        print(
+            "tensorflow in the web process: "
+            + ("yes" if any("tensorflow" in Path(f"/proc/{p}/maps").read_text() for p in web_pids) else "no")
+        )
     finally:
         for process in (web, worker):
             process.terminate()

@@ -33,9 +33,10 @@ class CheckedImage:
 def check_image_upload(upload: UploadedFile) -> CheckedImage:
     """Return the decoded facts of an uploaded photo, or raise ValidationError saying what is wrong."""
     name = upload.name or "the file"
-    if upload.size > settings.CATDOG_MAX_UPLOAD_BYTES:
+    limit = settings.CATDOG_MAX_UPLOAD_BYTES
+    if upload.size > limit:
         raise ValidationError(
-            f"{name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(settings.CATDOG_MAX_UPLOAD_BYTES)}.",
+            f"{name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.",
             code="too_large",
         )
     if upload.size == 0:

@@ -52,7 +52,11 @@ def test_it_changes_the_password(client, user):
     client.force_login(user)
     r = client.post(
         reverse("password_change"),
-        {"old_password": "correct horse battery", "new_password1": "brand new phrase 77", "new_password2": "brand new phrase 77"},
+        {
+            "old_password": "correct horse battery",
+            "new_password1": "brand new phrase 77",
+            "new_password2": "brand new phrase 77",
+        },
     )
     assert r.status_code == 302
     user.refresh_from_db()

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api(user):
     client = APIClient()
-    token = client.post(reverse("api:token"), {"username": "alice", "password": "correct horse battery"}).json()["token"]
+    token = client.post(reverse("api:token"), {"username": "alice", "password": "correct horse battery"}).json()[
+        "token"
+    ]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
@@ -50,7 +52,11 @@ def test_create_answers_202_with_id_status_and_url(api, user):
     assert r.status_code == 202
     body = r.json()
     prediction = Prediction.objects.get()
-    assert body == {"id": prediction.pk, "status": "pending", "url": f"http://testserver/api/predictions/{prediction.pk}/"}
+    assert body == {
+        "id": prediction.pk,
+        "status": "pending",
+        "url": f"http://testserver/api/predictions/{prediction.pk}/",
+    }
     assert r["Location"] == body["url"]
     assert prediction.owner == user
 

@@ -130,7 +130,9 @@ def test_an_unexpected_model_error_fails_the_prediction_instead_of_leaving_it_pe
     assert "You can try again" in prediction.error
 
 
-def test_the_owner_can_retry_a_failed_prediction(client, user, make_prediction, version, fake_model, django_capture_on_commit_callbacks):
+def test_the_owner_can_retry_a_failed_prediction(
+    client, user, make_prediction, version, fake_model, django_capture_on_commit_callbacks
+):
     prediction = make_prediction(status=Prediction.Status.FAILED, error="The model failed on this photo.")
     client.force_login(user)
     with django_capture_on_commit_callbacks(execute=True):
@@ -142,7 +144,9 @@ def test_the_owner_can_retry_a_failed_prediction(client, user, make_prediction, 
     assert len(fake_model) == 1
 
 
-def test_retrying_a_prediction_that_is_not_failed_does_nothing(make_prediction, version, django_capture_on_commit_callbacks):
+def test_retrying_a_prediction_that_is_not_failed_does_nothing(
+    make_prediction, version, django_capture_on_commit_callbacks
+):
     prediction = make_prediction(status=Prediction.Status.DONE, label="cat")
     with django_capture_on_commit_callbacks() as callbacks:
         assert do_retry_prediction(prediction) is False

@@ -25,7 +25,9 @@ def prediction_worker(django_db_setup, django_db_blocker, media_root, tmp_path_f
     with django_db_blocker.unblock():
         purge("predictions")
         log_path = tmp_path_factory.mktemp("logs") / "predictions-worker.log"
-        with running_worker(queues="predictions", media_root=media_root, name="e2e-predictions", log_path=log_path) as w:
+        with running_worker(
+            queues="predictions", media_root=media_root, name="e2e-predictions", log_path=log_path
+        ) as w:
             yield w
 
 
@@ -93,9 +95,8 @@ def test_photos_uploaded_on_the_page_get_their_answer_from_a_worker(live_server,
 
 
 def test_the_rest_api_round_trip_with_a_token(live_server, app_with_model):
-    token = requests.post(
-        f"{live_server.url}/api/token/", data={"username": "alice", "password": "correct horse battery"}
-    ).json()["token"]
+    credentials = {"username": "alice", "password": "correct horse battery"}
+    token = requests.post(f"{live_server.url}/api/token/", data=credentials, timeout=10).json()["token"]
     api = requests.Session()
     api.headers["Authorization"] = f"Token {token}"
     with open(shared_photo("dog", 4003), "rb") as f:

@@ -28,7 +28,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         version = queryset.get()
         if version.status != ModelVersion.Status.READY:
-            self.message_user(request, f"{version} is {version.get_status_display().lower()}, not ready.", messages.ERROR)
+            self.message_user(
+                request, f"{version} is {version.get_status_display().lower()}, not ready.", messages.ERROR
+            )
             return
         do_activate_model_version(version)
         self.message_user(request, f"{version} is now the active model.", messages.SUCCESS)

@@ -6,7 +6,9 @@ class Dataset(models.Model):
     """A labelled image collection: one sub-folder per class."""
 
     name = models.CharField(max_length=200, unique=True)
-    path = models.CharField(max_length=500, blank=True, help_text="A folder on the server with one sub-folder per class.")
+    path = models.CharField(
+        max_length=500, blank=True, help_text="A folder on the server with one sub-folder per class."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
