@@ -1,5 +1,6 @@
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from .actions import do_create_predictions, do_delete_prediction
 from .models import Prediction
@@ -20,11 +21,11 @@ class PredictionViewSet(
         serializer = PredictionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         [prediction] = do_create_predictions(request.user, [serializer.validated_data["image"]])
-        body = PredictionSerializer(prediction, context={"request": request}).data
+        url = reverse("api:prediction-detail", args=[prediction.pk], request=request)
         return Response(
-            {"id": body["id"], "status": body["status"], "url": body["url"]},
+            {"id": prediction.pk, "status": prediction.status, "url": url},
             status=status.HTTP_202_ACCEPTED,
-            headers={"Location": body["url"]},
+            headers={"Location": url},
         )
 
     def perform_destroy(self, prediction):

@@ -1,6 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
-from rest_framework.reverse import reverse
 
 from .models import Prediction
 from .validation import check_image_upload
@@ -18,13 +17,11 @@ class PredictionCreateSerializer(serializers.Serializer):
 
 class PredictionSerializer(serializers.ModelSerializer):
     model_version = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
 
     class Meta:
         model = Prediction
         fields = [
             "id",
-            "url",
             "status",
             "label",
             "confidence",
@@ -38,6 +35,3 @@ class PredictionSerializer(serializers.ModelSerializer):
     def get_model_version(self, prediction) -> str | None:
         version = prediction.model_version
         return str(version.name) if version else None
-
-    def get_url(self, prediction) -> str:
-        return reverse("api:prediction-detail", args=[prediction.pk], request=self.context.get("request"))

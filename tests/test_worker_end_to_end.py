@@ -79,7 +79,7 @@ def test_photos_uploaded_on_the_page_get_their_answer_from_a_worker(live_server,
     assert listing["count"] == 2
     answers = {}
     for item in listing["results"]:
-        body = _wait_until_finished(session, item["url"])
+        body = _wait_until_finished(session, f"{live_server.url}/api/predictions/{item['id']}/")
         assert body["status"] == "done", body
         answers[body["id"]] = body
     by_label = sorted(body["label"] for body in answers.values())
