@@ -1,13 +1,258 @@
-from django.contrib import admin, messages
+import zipfile
 
-from .actions import do_activate_model_version
-from .models import Dataset, ModelVersion
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
+
+from .actions import do_activate_model_version, do_create_dataset, do_delete_dataset, do_recheck_dataset
+from .datasets import DatasetRefused, check_server_folder, parse_url_list
+from .models import Dataset, DatasetImage, ModelVersion
+
+_URL_CSV_MAX_BYTES = 5 * 1024 * 1024
+
+
+class DatasetAddForm(forms.ModelForm):
+    """A name and exactly one source: a zip upload, a folder on the server, or image URLs with their class."""
+
+    archive = forms.FileField(
+        required=False,
+        label="Zip archive",
+        help_text="One folder per class (cat/1.jpg, dog/2.jpg), or Kaggle-style files named like cat.0.jpg.",
+    )
+    folder = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Folder on the server",
+        help_text="An absolute path, laid out like the archive.",
+    )
+    url_lines = forms.CharField(
+        required=False,
+        label="Image URLs",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "placeholder": "https://example.com/cat1.jpg,cat"}),
+        help_text="One image a line: its URL and its class, separated by a comma or a space.",
+    )
+    url_csv = forms.FileField(required=False, label="…or a CSV file", help_text="Rows of url,label.")
+
+    class Meta:
+        model = Dataset
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The limits the check applies, stated where the admin chooses what to send.
+        self.fields["archive"].help_text += f" Up to {filesizeformat(settings.CATDOG_DATASET_MAX_ZIP_BYTES)}."
+        roots = ", ".join(settings.CATDOG_DATASET_FOLDER_ROOTS) or "none (CATDOG_DATASET_FOLDER_ROOTS)"
+        self.fields["folder"].help_text += f" Folders under: {roots}."
+        self.fields["url_lines"].help_text += f" Up to {settings.CATDOG_DATASET_MAX_URLS} URLs."
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if archive is None:
+            return None
+        limit = settings.CATDOG_DATASET_MAX_ZIP_BYTES
+        if archive.size > limit:
+            raise forms.ValidationError(
+                f"The archive is {filesizeformat(archive.size)}; the limit is {filesizeformat(limit)}."
+            )
+        if not zipfile.is_zipfile(archive):
+            raise forms.ValidationError("This file is not a zip archive.")
+        archive.seek(0)
+        return archive
+
+    def clean_folder(self):
+        folder = self.cleaned_data["folder"].strip()
+        if folder:
+            try:
+                check_server_folder(folder)
+            except DatasetRefused as refusal:
+                raise forms.ValidationError(str(refusal)) from None
+        return folder
+
+    def clean_url_csv(self):
+        csv_file = self.cleaned_data["url_csv"]
+        if csv_file is None:
+            return ""
+        if csv_file.size > _URL_CSV_MAX_BYTES:
+            raise forms.ValidationError(f"The CSV file is larger than {filesizeformat(_URL_CSV_MAX_BYTES)}.")
+        try:
+            return csv_file.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The CSV file is not UTF-8 text.") from None
+
+    def clean(self):
+        cleaned = super().clean()
+        # Which sources were filled in, valid or not: one error for "two sources", not one per field.
+        filled = {
+            Dataset.Source.ZIP: bool(self["archive"].data),
+            Dataset.Source.FOLDER: bool((self["folder"].data or "").strip()),
+            Dataset.Source.URLS: bool((self["url_lines"].data or "").strip() or self["url_csv"].data),
+        }
+        given = [source for source, present in filled.items() if present]
+        if len(given) != 1:
+            raise forms.ValidationError("Give exactly one source: a zip archive, a folder on the server, or URLs.")
+        self.instance.source = given[0]
+        self.instance.path = cleaned.get("folder") or ""
+        if given[0] == Dataset.Source.URLS:
+            self.instance.urls = self._url_pairs(cleaned)
+        return cleaned
+
+    def _url_pairs(self, cleaned) -> list[list[str]]:
+        pairs = []
+        for field in ("url_lines", "url_csv"):  # each on its own, so that line numbers mean that field's lines
+            if cleaned.get(field):
+                try:
+                    pairs += parse_url_list(cleaned[field])
+                except ValueError as error:
+                    self.add_error(field, str(error))
+        if len(pairs) > settings.CATDOG_DATASET_MAX_URLS:
+            self.add_error(None, f"{len(pairs)} URLs were given; the limit is {settings.CATDOG_DATASET_MAX_URLS}.")
+        return [list(pair) for pair in pairs]
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "path", "created_at"]
+    """Datasets are added here and then only looked at: a worker fills them in, nothing is edited by hand."""
+
+    list_display = ["name", "source", "status", "image_total", "classes", "created_by", "created_at"]
+    list_filter = ["status", "source"]
     search_fields = ["name"]
+    list_select_related = ["created_by"]
+    actions = ["recheck"]
+    change_form_template = "admin/trainer/dataset/change_form.html"
+    add_fieldsets = [
+        (None, {"fields": ["name"]}),
+        ("Zip archive", {"fields": ["archive"]}),
+        ("Folder on the server", {"fields": ["folder"]}),
+        ("Image URLs", {"fields": ["url_lines", "url_csv"]}),
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "source", "status", "error"]}),
+        ("Content", {"fields": ["classes", "image_total", "content_sha256"]}),
+        ("Source", {"fields": ["path", "archive_name", "url_count"]}),
+        ("History", {"fields": ["created_by", "created_at", "started_at", "finished_at", "attempts"]}),
+    ]
+    readonly_fields = ["classes", "image_total", "archive_name", "url_count"]
+
+    @admin.display(description="classes")
+    def classes(self, dataset):
+        return ", ".join(dataset.class_names) or "—"
+
+    @admin.display(description="images")
+    def image_total(self, dataset):
+        return dataset.report.get("total", "—") if dataset.status == Dataset.Status.READY else "—"
+
+    @admin.display(description="archive")
+    def archive_name(self, dataset):
+        return dataset.archive.name or "—"  # no link: archives are never served
+
+    @admin.display(description="URLs")
+    def url_count(self, dataset):
+        return len(dataset.urls) or "—"
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = DatasetAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the change page only shows what the worker found
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = request.user
+        do_create_dataset(obj, archive=form.cleaned_data.get("archive"))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, f"{obj} is being checked; this page shows the result when it is done.")
+        return redirect("admin:trainer_dataset_change", obj.pk)
+
+    def delete_model(self, request, obj):
+        do_delete_dataset(obj)
+
+    def delete_queryset(self, request, queryset):
+        for dataset in queryset:
+            do_delete_dataset(dataset)
+
+    @admin.action(description="Check the selected datasets again", permissions=["add"])
+    def recheck(self, request, queryset):
+        busy = [str(dataset) for dataset in queryset if not do_recheck_dataset(dataset)]
+        if busy:
+            self.message_user(request, f"Being checked right now: {', '.join(busy)}.", messages.WARNING)
+        else:
+            self.message_user(request, "Sent to a worker to be checked again.", messages.SUCCESS)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/recheck/", view(self.recheck_view), name="trainer_dataset_recheck"),
+            path(
+                "<path:object_id>/images/<int:image_id>/thumbnail/",
+                view(self.thumbnail_view, cacheable=True),  # named by content: it never changes
+                name="trainer_dataset_thumbnail",
+            ),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(require_POST)
+    def recheck_view(self, request, object_id):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        dataset = get_object_or_404(Dataset, pk=unquote(object_id))
+        if do_recheck_dataset(dataset):
+            self.message_user(request, f"{dataset} is being checked again.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{dataset} is being checked right now.", messages.WARNING)
+        return redirect("admin:trainer_dataset_change", dataset.pk)
+
+    def thumbnail_view(self, request, object_id, image_id):
+        """A sample's thumbnail, for staff who may see datasets; never served as public media."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        image = get_object_or_404(DatasetImage, pk=image_id, dataset_id=unquote(object_id))
+        if not image.thumbnail:
+            raise Http404("This image has no thumbnail.")
+        try:
+            f = image.thumbnail.storage.open(image.thumbnail.name, "rb")
+        except FileNotFoundError:
+            raise Http404("The thumbnail is no longer in storage.") from None
+        response = FileResponse(f, content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dataset = self.get_object(request, unquote(object_id))
+        context = {**(extra_context or {}), **(self._report_context(request, dataset) if dataset else {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def _report_context(self, request, dataset: Dataset) -> dict:
+        report = dataset.report or {}
+        total = report.get("total") or 0
+        samples: dict[str, list[DatasetImage]] = {}
+        for image in dataset.images.exclude(thumbnail=""):
+            samples.setdefault(image.label, []).append(image)
+        rows = [
+            {"label": label, "count": count, "percent": 100 * count / total, "samples": samples.get(label, [])}
+            for label, count in report.get("counts", {}).items()
+        ]
+        return {
+            "dataset": dataset,
+            "report": report,
+            "class_rows": rows,
+            "checking": dataset.status in (Dataset.Status.PENDING, Dataset.Status.PROCESSING),
+            "can_recheck": self.has_add_permission(request),
+            "recheck_url": reverse("admin:trainer_dataset_recheck", args=[dataset.pk]),
+        }
 
 
 @admin.register(ModelVersion)

@@ -2,20 +2,92 @@ from django.conf import settings
 from django.db import models
 
 
+def _dataset_archive_upload_to(dataset: "Dataset", filename: str) -> str:
+    return f"datasets/{dataset.pk}/archive.zip"
+
+
 class Dataset(models.Model):
-    """A labelled image collection: one sub-folder per class."""
+    """A labelled image collection, checked by a worker (trainer/tasks.py) and kept in storage.
+
+    The images it holds are its DatasetImage rows; `materialize()` in trainer/datasets.py writes them
+    out as one sub-folder per class for training.
+    """
+
+    class Source(models.TextChoices):
+        ZIP = "zip", "Zip archive"
+        FOLDER = "folder", "Folder on the server"
+        URLS = "urls", "Image URLs"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
 
     name = models.CharField(max_length=200, unique=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
     path = models.CharField(
-        max_length=500, blank=True, help_text="A folder on the server with one sub-folder per class."
+        "server folder",
+        max_length=500,
+        blank=True,
+        help_text="A folder on the server with one sub-folder per class, or files named like cat.0.jpg.",
+    )
+    archive = models.FileField(upload_to=_dataset_archive_upload_to, blank=True, max_length=300)
+    urls = models.JSONField(default=list, blank=True, help_text="[url, label] pairs to download.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    class_names = models.JSONField(default=list, blank=True)
+    content_sha256 = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="SHA-256 over the sorted (class, image SHA-256) pairs."
+    )
+    report = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a worker claims the dataset; the worker's final write names it, so that a stale delivery
+    # of the task cannot overwrite the result of a newer one.
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Workers that started checking it.")
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="ready") | ~models.Q(content_sha256=""),
+                name="trainer_dataset_ready_has_hash",
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+
+class DatasetImage(models.Model):
+    """One accepted image of a dataset, stored under datasets/<dataset id>/<label>/<sha256>.<ext>."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
+    label = models.CharField(max_length=64)
+    # Both are named by trainer/datasets.py (datasets/<id>/<label>/<sha256>.<ext>), never by upload_to.
+    file = models.FileField(max_length=300)
+    # Only the first few images of each class have one: the samples the admin page shows.
+    thumbnail = models.FileField(blank=True, max_length=300)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    origin = models.TextField(blank=True, help_text="The archive entry, file or URL it came from.")
+
+    class Meta:
+        ordering = ["label", "id"]
+        constraints = [
+            # Exact duplicates are kept once per dataset, whatever class they were filed under.
+            models.UniqueConstraint(fields=["dataset", "sha256"], name="trainer_dataset_image_unique_content"),
+        ]
+        indexes = [models.Index(fields=["dataset", "label"], name="trainer_dsimage_dataset_label")]
+
+    def __str__(self):
+        return f"{self.label}/{self.sha256[:12]}"
 
 
 def _model_upload_to(version: "ModelVersion", filename: str) -> str:

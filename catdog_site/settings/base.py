@@ -175,3 +175,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Datasets (trainer/datasets.py): limits on what an admin's zip, folder or URL list may bring in ---
+# A zip is refused whole when it is larger, holds more files or unpacks to more than these, or when one
+# entry is compressed more than the ratio allows (real photos barely compress; a zip bomb compresses 1000×).
+CATDOG_DATASET_MAX_ZIP_BYTES = env.int("CATDOG_DATASET_MAX_ZIP_BYTES", default=1024 * 1024 * 1024)
+CATDOG_DATASET_MAX_FILES = env.int("CATDOG_DATASET_MAX_FILES", default=50_000)
+CATDOG_DATASET_MAX_UNCOMPRESSED_BYTES = env.int("CATDOG_DATASET_MAX_UNCOMPRESSED_BYTES", default=4 * 1024**3)
+CATDOG_DATASET_MAX_COMPRESSION_RATIO = env.int("CATDOG_DATASET_MAX_COMPRESSION_RATIO", default=100)
+# Server folders an admin may name; the worker reads nothing outside them (symbolic links included).
+CATDOG_DATASET_FOLDER_ROOTS = env.list("CATDOG_DATASET_FOLDER_ROOTS", default=[str(VAR_DIR / "datasets")])
+CATDOG_DATASET_MAX_URLS = env.int("CATDOG_DATASET_MAX_URLS", default=1000)
+# Gathering from the web: each URL gets this many seconds in all (redirects included) and bytes at most.
+CATDOG_FETCH_TIMEOUT = env.float("CATDOG_FETCH_TIMEOUT", default=15.0)
+CATDOG_FETCH_MAX_BYTES = env.int("CATDOG_FETCH_MAX_BYTES", default=CATDOG_MAX_UPLOAD_BYTES)
+CATDOG_FETCH_MAX_REDIRECTS = env.int("CATDOG_FETCH_MAX_REDIRECTS", default=3)
+# Private, loopback, link-local (cloud metadata) and reserved addresses are refused unless this is on.
+CATDOG_FETCH_ALLOW_PRIVATE = env.bool("CATDOG_FETCH_ALLOW_PRIVATE", default=False)
