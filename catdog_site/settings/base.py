@@ -154,6 +154,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a long task must not hold messages anot
 CELERY_TASK_DEFAULT_QUEUE = "predictions"
 CELERY_TASK_ROUTES = {
     "classifier.tasks.*": {"queue": "predictions"},
+    "trainer.tasks.ingest_*": {"queue": "datasets"},
     "trainer.tasks.*": {"queue": "training"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
