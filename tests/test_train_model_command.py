@@ -1,0 +1,207 @@
+"""`manage.py train_model` and `manage.py ensure_shipped_model`: what they record, and every refusal."""
+
+import json
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from tests.test_ml_pipeline import UNTRAINABLE_FOLDERS, corrupt_file, make_image_folder
+from trainer.actions import do_activate_model_version, do_register_model_version, file_sha256
+from trainer.models import ModelVersion
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
+
+TINY = ["--arch", "simple_cnn", "--image-size", "32", "--epochs", "1", "--batch-size", "4"]
+
+
+def train(*args):
+    out, err = StringIO(), StringIO()
+    call_command("train_model", *map(str, args), stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return make_image_folder(tmp_path / "photos")
+
+
+def test_it_trains_and_registers_a_model_version(folder):
+    out, _ = train(folder, *TINY, "--name", "tiny", "--seed", "3")
+
+    version = ModelVersion.objects.get()
+    assert version.name == "tiny" and version.status == ModelVersion.Status.READY and not version.is_active
+    assert version.architecture == "simple_cnn" and version.class_names == ["cat", "dog"]
+    assert version.image_size == 32
+    assert {"accuracy", "per_class", "confusion_matrix", "history"} <= set(version.metrics)
+    assert version.test_accuracy == version.metrics["accuracy"] and 0 <= version.test_accuracy <= 1
+    assert version.params["seed"] == 3 and version.params["epochs"] == 1 and version.params["augmentation"] == "full"
+    assert "conv2d" in version.summary
+    stored = Path(version.file.path)
+    assert stored.is_file() and stored.suffix == ".keras" and file_sha256(stored) == version.file_sha256
+    assert "epoch 1/1: loss" in out and "Test accuracy" in out and f"Registered model version {version}" in out
+
+
+def test_it_activates_the_new_version_when_asked(folder):
+    older = ModelVersion.objects.create(name="older", architecture="simple_cnn", is_active=True)
+    train(folder, *TINY, "--activate")
+    newest = ModelVersion.objects.exclude(pk=older.pk).get()
+    older.refresh_from_db()
+    assert newest.is_active and not older.is_active
+
+
+def test_it_can_write_the_model_and_its_sidecar_without_registering(folder, tmp_path):
+    output = tmp_path / "out" / "model.keras"
+    train(folder, *TINY, "--name", "exported", "--output", output, "--no-register")
+
+    assert ModelVersion.objects.count() == 0
+    sidecar = json.loads(output.with_suffix(".json").read_text())
+    assert sidecar["file"] == "model.keras" and sidecar["file_sha256"] == file_sha256(output)
+    assert sidecar["name"] == "exported" and sidecar["class_names"] == ["cat", "dog"] and sidecar["image_size"] == 32
+    assert sidecar["metrics"]["accuracy"] >= 0 and sidecar["summary"]
+    assert sidecar["command"].startswith(f"python manage.py train_model {folder} --test-split 0.2 --arch simple_cnn")
+    assert "--seed 1337" in sidecar["command"] and "--no-register" in sidecar["command"]
+
+
+def test_by_default_it_trains_mobilenet_v2_from_the_weights_setting(folder, tmp_path, settings):
+    output = tmp_path / "model.keras"
+    train(folder, "--image-size", "32", "--epochs", "1", "--output", output)
+
+    version = ModelVersion.objects.get()
+    assert version.architecture == "mobilenet_v2" and version.params["weights"] == settings.CATDOG_MOBILENET_WEIGHTS
+    assert version.file_sha256 == file_sha256(output)
+    sidecar = json.loads(output.with_suffix(".json").read_text())
+    assert sidecar["weights"] == {
+        "setting": settings.CATDOG_MOBILENET_WEIGHTS,
+        "sha256": file_sha256(Path(settings.CATDOG_MOBILENET_WEIGHTS)),
+    }
+    assert sidecar["command"].startswith(f"CATDOG_MOBILENET_WEIGHTS={settings.CATDOG_MOBILENET_WEIGHTS} python")
+    assert "--arch mobilenet_v2" in sidecar["command"] and "--augmentation none" in sidecar["command"]
+
+
+def test_it_skips_an_unreadable_photo_with_a_warning(folder):
+    bad = corrupt_file(folder / "dog" / "broken.jpg")
+    _, err = train(folder, *TINY)
+    assert f"Skipped {bad}" in err
+    assert ModelVersion.objects.get().metrics["skipped_files"] == 1
+
+
+@pytest.mark.parametrize(("arrange", "message"), UNTRAINABLE_FOLDERS)
+def test_it_refuses_a_folder_it_cannot_train_on(tmp_path, arrange, message):
+    with pytest.raises(CommandError, match=message):
+        train(arrange(tmp_path), *TINY)
+    assert ModelVersion.objects.count() == 0
+
+
+def test_it_refuses_a_test_folder_with_other_classes(tmp_path):
+    train_folder = make_image_folder(tmp_path / "train")
+    test_folder = make_image_folder(tmp_path / "test", classes=("cat", "fox"))
+    with pytest.raises(CommandError, match="training folder's are"):
+        train(train_folder, "--test", test_folder, *TINY)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--no-register"], "--no-register needs --output"),
+        (["--output", "x.keras", "--no-register", "--activate"], "cannot --activate"),
+        (["--output", "model.h5"], "must end in .keras"),
+        (["--test-split", "1.5"], "--test-split must be between 0 and 1"),
+        (["--epochs", "0"], "--epochs must be"),
+        (["--image-size", "16"], "at least 32 pixels"),
+        (["--augment-copies", "-1"], "--augment-copies must not be negative"),
+    ],
+)
+def test_it_refuses_bad_options_before_training(folder, options, message):
+    with pytest.raises(CommandError, match=message):
+        train(folder, *options)
+
+
+# ensure_shipped_model
+
+
+def ensure():
+    out = StringIO()
+    call_command("ensure_shipped_model", stdout=out)
+    return out.getvalue()
+
+
+def shipped_sidecar() -> dict:
+    return json.loads((Path(settings.CATDOG_SHIPPED_MODEL_DIR) / "catdog.json").read_text())
+
+
+def test_ensure_shipped_model_registers_and_activates_once():
+    out = ensure()
+    version = ModelVersion.objects.get()
+    sidecar = shipped_sidecar()
+    assert version.is_active and version.status == ModelVersion.Status.READY
+    assert version.class_names == ["cat", "dog"] and version.architecture == "mobilenet_v2"
+    assert version.image_size == sidecar["image_size"] and version.test_accuracy >= 0.985
+    assert version.file_sha256 == sidecar["file_sha256"] and Path(version.file.path).is_file()
+    assert "Registered the shipped model" in out and "Activated" in out
+
+    out = ensure()
+    assert ModelVersion.objects.get() == version
+    assert "already registered" in out and "left as it is" in out
+
+
+def test_ensure_shipped_model_leaves_another_active_version_active(tmp_path):
+    other = tmp_path / "other.keras"
+    other.write_bytes(b"another model")
+    mine = do_register_model_version(
+        name="mine",
+        model_path=other,
+        architecture="simple_cnn",
+        class_names=["a", "b"],
+        image_size=32,
+        params={},
+        metrics={"accuracy": 0.5},
+        summary="",
+        activate=True,
+    )
+    ensure()
+    shipped = ModelVersion.objects.exclude(pk=mine.pk).get()
+    mine.refresh_from_db()
+    assert mine.is_active and not shipped.is_active
+
+
+def test_ensure_shipped_model_activates_the_registered_shipped_version_when_none_is(tmp_path):
+    ensure()
+    version = ModelVersion.objects.get()
+    version.is_active = False
+    version.save()
+    out = ensure()
+    version.refresh_from_db()
+    assert version.is_active and ModelVersion.objects.count() == 1 and "Activated" in out
+
+
+def test_ensure_shipped_model_refuses_a_model_file_its_sidecar_does_not_describe(settings, tmp_path):
+    shutil.copytree(settings.CATDOG_SHIPPED_MODEL_DIR, tmp_path / "shipped")
+    settings.CATDOG_SHIPPED_MODEL_DIR = tmp_path / "shipped"
+    (tmp_path / "shipped" / shipped_sidecar()["file"]).write_bytes(b"something else")
+    with pytest.raises(CommandError, match="SHA-256 differs"):
+        ensure()
+    assert ModelVersion.objects.count() == 0
+
+
+def test_ensure_shipped_model_says_when_nothing_is_shipped(settings, tmp_path):
+    settings.CATDOG_SHIPPED_MODEL_DIR = tmp_path
+    with pytest.raises(CommandError, match="Cannot read the shipped model's metadata"):
+        ensure()
+
+
+def test_activating_another_version_is_not_undone_by_ensure():
+    ensure()
+    shipped = ModelVersion.objects.get()
+    other = ModelVersion.objects.create(name="other", architecture="simple_cnn")
+    do_activate_model_version(other)
+    ensure()
+    shipped.refresh_from_db()
+    other.refresh_from_db()
+    assert other.is_active and not shipped.is_active

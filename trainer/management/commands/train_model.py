@@ -1,0 +1,180 @@
+import json
+import shlex
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from trainer.actions import do_register_model_version, file_sha256
+from trainer.ml import AUGMENTATIONS
+from trainer.models import ModelVersion
+
+MOBILENET_V2 = ModelVersion.Architecture.MOBILENET_V2.value
+# Options named as TrainingConfig's fields; unset ones stay out, so that its defaults apply.
+TUNABLE = (
+    "epochs",
+    "image_size",
+    "batch_size",
+    "learning_rate",
+    "test_split",
+    "seed",
+    "dropout",
+    "augmentation",
+    "augment_copies",
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Train a classifier on a folder with one sub-folder per class, measure it on the test photos and "
+        "register it as a model version. Unset settings take the architecture's defaults."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("folder", type=Path, help="Training photos: one sub-folder per class.")
+        parser.add_argument(
+            "--test", type=Path, help="Test photos, same classes. Without it, --test-split of the folder is held out."
+        )
+        parser.add_argument("--arch", choices=ModelVersion.Architecture.values, default=MOBILENET_V2)
+        parser.add_argument("--epochs", type=int)
+        parser.add_argument("--image-size", type=int, help="Photos are resized to this many pixels square.")
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--learning-rate", type=float)
+        parser.add_argument("--test-split", type=float, help="Share of each class held out for testing (0 to 1).")
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--dropout", type=float)
+        parser.add_argument(
+            "--augment-copies", type=int, help="mobilenet_v2: randomly augmented copies of the photos to learn from."
+        )
+        parser.add_argument(
+            "--augmentation",
+            choices=AUGMENTATIONS,
+            help="Random changes to training photos (default: per architecture).",
+        )
+        parser.add_argument("--name", help="The model version's name (default: architecture and date).")
+        parser.add_argument("--activate", action="store_true", help="Make the new version the one that answers.")
+        parser.add_argument(
+            "--output", type=Path, help="Also write the .keras file here, with its metadata in a .json beside it."
+        )
+        parser.add_argument("--no-register", action="store_true", help="Only write --output; record no version.")
+
+    def handle(self, *args, **options):
+        output = options["output"]
+        if options["no_register"] and (output is None or options["activate"]):
+            raise CommandError("--no-register needs --output, and cannot --activate what it does not register.")
+        if output is not None and output.suffix != ".keras":
+            raise CommandError(f"--output must end in .keras, not {output.name!r}.")
+        for option in ("epochs", "image_size", "batch_size"):
+            if options[option] is not None and options[option] < 1:
+                raise CommandError(f"--{option.replace('_', '-')} must be a positive number.")
+        if options["image_size"] is not None and options["image_size"] < 32:
+            raise CommandError("--image-size must be at least 32 pixels.")
+        if options["augment_copies"] is not None and options["augment_copies"] < 0:
+            raise CommandError("--augment-copies must not be negative.")
+        if options["test_split"] is not None and not 0 < options["test_split"] < 1:
+            raise CommandError("--test-split must be between 0 and 1.")
+        name = options["name"] or f"{options['arch']}-{timezone.now():%Y%m%d-%H%M%S}"
+
+        # TensorFlow loads here, never when Django merely lists the commands.
+        from trainer.ml.data import DatasetError
+        from trainer.ml.train import TrainingConfig, run_training
+
+        given = {option: options[option] for option in TUNABLE if options[option] is not None}
+        with tempfile.TemporaryDirectory() as scratch:
+            config = TrainingConfig(
+                train_dir=options["folder"],
+                test_dir=options["test"],
+                output_path=output or Path(scratch) / "model.keras",
+                architecture=options["arch"],
+                weights=settings.CATDOG_MOBILENET_WEIGHTS,
+                **given,
+            )
+            try:
+                result = run_training(config, progress_callback=self._print_epoch)
+            except DatasetError as error:
+                raise CommandError(str(error)) from error
+
+            for skipped in result.skipped_files:
+                self.stderr.write(self.style.WARNING(f"Skipped {skipped.path}: {skipped.reason}"))
+            metrics = result.metrics
+            self.stdout.write(
+                f"Test accuracy {metrics['accuracy']:.4f} on {metrics['num_test']} photos "
+                f"({metrics['num_train']} for training, {metrics['training_seconds']:.0f} s)."
+            )
+            for class_name, scores in metrics["per_class"].items():
+                self.stdout.write(
+                    f"  {class_name}: precision {scores['precision']:.4f}, recall {scores['recall']:.4f}, "
+                    f"F1 {scores['f1']:.4f} ({scores['support']} photos)"
+                )
+            self.stdout.write(f"  confusion matrix (rows: true, columns: predicted): {metrics['confusion_matrix']}")
+
+            if output is not None:
+                sidecar = output.with_suffix(".json")
+                sidecar.write_text(json.dumps(self._sidecar(name, result, options), indent=2) + "\n")
+                self.stdout.write(f"Wrote {output} and {sidecar}.")
+            if not options["no_register"]:
+                version = do_register_model_version(
+                    name=name,
+                    model_path=result.model_path,
+                    architecture=result.architecture,
+                    class_names=result.class_names,
+                    image_size=result.image_size,
+                    params=result.params,
+                    metrics=metrics,
+                    summary=result.summary,
+                    activate=options["activate"],
+                )
+                state = "active" if version.is_active else "not active"
+                self.stdout.write(self.style.SUCCESS(f"Registered model version {version} ({state})."))
+
+    def _print_epoch(self, progress):
+        line = f"epoch {progress.epoch}/{progress.epochs}: loss {progress.loss:.4f}, accuracy {progress.accuracy:.4f}"
+        if progress.test_accuracy is not None:
+            line += f", test loss {progress.test_loss:.4f}, test accuracy {progress.test_accuracy:.4f}"
+        self.stdout.write(line)
+
+    def _sidecar(self, name: str, result, options) -> dict:
+        """What the .keras file is, how well it scores and how to train it again."""
+        weights = None
+        if result.architecture == MOBILENET_V2:
+            source = settings.CATDOG_MOBILENET_WEIGHTS
+            weights = {"setting": source, "sha256": file_sha256(Path(source)) if source != "imagenet" else None}
+        return {
+            "name": name,
+            "file": result.model_path.name,
+            "file_sha256": file_sha256(result.model_path),
+            "architecture": result.architecture,
+            "class_names": result.class_names,
+            "image_size": result.image_size,
+            "params": result.params,
+            "metrics": result.metrics,
+            "summary": result.summary,
+            "command": self._command_line(name, result, options),
+            "weights": weights,
+            "trained_at": timezone.now().isoformat(),
+        }
+
+    def _command_line(self, name: str, result, options) -> str:
+        """This training as a command with every setting spelled out, so that defaults changing later
+        cannot change what it does."""
+        params = result.params
+        words = ["python", "manage.py", "train_model", str(options["folder"])]
+        if options["test"] is not None:
+            words += ["--test", str(options["test"])]
+        else:
+            words += ["--test-split", str(params["test_split"])]
+        words += ["--arch", result.architecture, "--epochs", str(params["epochs"])]
+        words += ["--image-size", str(result.image_size), "--batch-size", str(params["batch_size"])]
+        words += ["--learning-rate", str(params["learning_rate"]), "--seed", str(params["seed"])]
+        words += ["--dropout", str(params["dropout"]), "--augmentation", params["augmentation"]]
+        if result.architecture == MOBILENET_V2:
+            words += ["--augment-copies", str(params["augment_copies"])]
+        words += ["--name", name, "--output", str(options["output"])]
+        if options["no_register"]:
+            words.append("--no-register")
+        command = shlex.join(words)
+        if result.architecture == MOBILENET_V2:
+            command = f"CATDOG_MOBILENET_WEIGHTS={shlex.quote(settings.CATDOG_MOBILENET_WEIGHTS)} {command}"
+        return command
