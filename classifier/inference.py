@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 MAX_LOADED_VERSIONS = 2
 BATCH_SIZE = 32
 
-_loaded: "OrderedDict[int, LoadedModel]" = OrderedDict()
+# Keyed by version id and file hash: a test database can give a new version an old version's id.
+_loaded: "OrderedDict[tuple[int, str], LoadedModel]" = OrderedDict()
 _lock = threading.Lock()
 _tensorflow = None
 
@@ -79,7 +80,10 @@ class LoadedModel:
         self.image_size = image_size
 
         # A fixed signature traces once for every batch size. Freezing the weights into constants
-        # lets TensorFlow fold each BatchNormalization into its convolution: about 20% faster on CPU.
+        # lets TensorFlow fold each BatchNormalization into its convolution: MobileNetV2 at 224x224
+        # takes 16 ms instead of 18.5 on two cores, which keeps a photo within 20 ms decoding
+        # included, for about 110 MB more memory. TensorFlow has no public name for the freezing
+        # function: requirements.txt pins the version this was checked with.
         @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.uint8)])
         def predict(pixels):
             return model(tf.cast(pixels, tf.float32), training=False)
@@ -126,16 +130,17 @@ class LoadedModel:
 
 
 def _model_for(version) -> LoadedModel:
+    key = (version.pk, version.file_sha256)
     with _lock:
-        model = _loaded.get(version.pk)
+        model = _loaded.get(key)
         if model is None:
             started = time.perf_counter()
             model = LoadedModel(_local_model_path(version), version.class_names, version.image_size)
             logger.info("Loaded model version %s in %.1f s", version, time.perf_counter() - started)
-            _loaded[version.pk] = model
+            _loaded[key] = model
             while len(_loaded) > MAX_LOADED_VERSIONS:
                 _loaded.popitem(last=False)
-        _loaded.move_to_end(version.pk)
+        _loaded.move_to_end(key)
         return model
 
 

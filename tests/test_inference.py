@@ -1,0 +1,193 @@
+"""classifier.inference with the shipped model: real photos, every kind of image file, bad files, storage."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
+from django.core.management import call_command
+from PIL import Image, UnidentifiedImageError
+
+from classifier import inference
+from trainer.models import ModelVersion
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
+
+PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "catsdogs" / "test"
+CAT, DOG = PHOTOS / "cat" / "cat.4001.jpg", PHOTOS / "dog" / "dog.4001.jpg"
+
+
+class RemoteStorage(Storage):
+    """Like S3: the files are elsewhere (here, in a dict) and have no path on this machine."""
+
+    files: dict[str, bytes] = {}
+
+    def _save(self, name, content):
+        self.files[name] = content.read()
+        return name
+
+    def _open(self, name, mode="rb"):
+        return ContentFile(self.files[name], name=name)
+
+    def exists(self, name):
+        return name in self.files
+
+    def delete(self, name):
+        self.files.pop(name, None)
+
+    def size(self, name):
+        return len(self.files[name])
+
+
+@pytest.fixture
+def remote_storage(settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "tests.test_inference.RemoteStorage"}}
+    settings.CATDOG_MODEL_CACHE_DIR = tmp_path / "cache"
+    yield tmp_path / "cache"
+    RemoteStorage.files.clear()
+
+
+@pytest.fixture
+def version():
+    call_command("ensure_shipped_model", stdout=io.StringIO())
+    return ModelVersion.objects.get(is_active=True)
+
+
+@pytest.fixture
+def no_loaded_models():
+    """A worker process that has not loaded any model yet."""
+    inference._loaded.clear()
+    yield
+    inference._loaded.clear()
+
+
+def encoded(image: Image.Image, fmt: str, **save_args) -> io.BytesIO:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **save_args)
+    out.seek(0)
+    return out
+
+
+def assert_is_a_distribution(result):
+    assert set(result.probabilities) == {"cat", "dog"}
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert result.confidence == max(result.probabilities.values()) == result.probabilities[result.label]
+    assert result.inference_ms > 0
+
+
+@pytest.mark.parametrize(("path", "label"), [(CAT, "cat"), (DOG, "dog")])
+def test_it_tells_a_cat_from_a_dog(version, path, label):
+    result = inference.classify(version, path)
+    assert result.label == label and result.confidence > 0.9
+    assert_is_a_distribution(result)
+
+
+def test_it_reads_a_file_opened_from_storage(version):
+    name = default_storage.save("uploads/dog.jpg", ContentFile(DOG.read_bytes()))
+    with default_storage.open(name, "rb") as f:
+        result = inference.classify(version, f)
+    assert result.label == "dog"
+
+
+def _grayscale_16_bit(photo: Image.Image) -> Image.Image:
+    return Image.fromarray(np.asarray(photo.convert("L"), dtype=np.uint16) * 257)
+
+
+def _transparent_border(photo: Image.Image) -> Image.Image:
+    rgba = photo.convert("RGBA")
+    alpha = Image.new("L", photo.size, 0)
+    alpha.paste(255, (10, 10, photo.width - 10, photo.height - 10))
+    rgba.putalpha(alpha)
+    return rgba
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt", "mode"),
+    [
+        (lambda photo: photo.convert("L"), "JPEG", "L"),
+        (_grayscale_16_bit, "PNG", "I;16"),
+        (_transparent_border, "PNG", "RGBA"),
+        (lambda photo: photo.convert("CMYK"), "JPEG", "CMYK"),
+        (lambda photo: photo.convert("P", palette=Image.Palette.ADAPTIVE), "PNG", "P"),
+        (lambda photo: photo.convert("P", palette=Image.Palette.ADAPTIVE), "GIF", "P"),
+        (lambda photo: photo, "WEBP", "RGB"),
+    ],
+)
+def test_it_classifies_every_kind_of_image_a_user_may_send(version, make, fmt, mode):
+    with Image.open(CAT) as photo:
+        data = encoded(make(photo.convert("RGB")), fmt)
+    assert Image.open(data).mode == mode  # the file really is of that kind
+    data.seek(0)
+    result = inference.classify(version, data)
+    assert result.label == "cat"
+    assert_is_a_distribution(result)
+
+
+def test_it_classifies_a_tiny_image(version):
+    result = inference.classify(version, encoded(Image.new("RGB", (3, 2), (90, 60, 30)), "PNG"))
+    assert_is_a_distribution(result)
+
+
+def test_a_file_that_is_not_an_image_raises(version):
+    with pytest.raises(UnidentifiedImageError):
+        inference.classify(version, io.BytesIO(b"just some text, not a photo"))
+
+
+def test_a_truncated_photo_raises_os_error(version):
+    with pytest.raises(OSError, match="truncated"):
+        inference.classify(version, io.BytesIO(CAT.read_bytes()[:5000]))
+
+
+def test_a_batch_gives_the_same_answers_in_order(version):
+    paths = [CAT, DOG, PHOTOS / "cat" / "cat.4002.jpg", PHOTOS / "dog" / "dog.4002.jpg"]
+    batch = inference.classify_batch(version, paths)
+    assert [r.label for r in batch] == ["cat", "dog", "cat", "dog"]
+    for result, path in zip(batch, paths, strict=True):
+        alone = inference.classify(version, path)
+        assert result.probabilities == pytest.approx(alone.probabilities, abs=1e-5)
+        assert result.inference_ms > 0
+
+
+def test_a_worker_loads_a_version_once(version, no_loaded_models, monkeypatch):
+    import keras
+
+    loads = []
+    real_load = keras.saving.load_model
+    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    for _ in range(3):
+        inference.classify(version, CAT)
+    inference.classify_batch(version, [DOG])
+    assert len(loads) == 1
+
+
+def test_a_model_in_remote_storage_is_fetched_once_into_the_cache(remote_storage, no_loaded_models):
+    call_command("ensure_shipped_model", stdout=io.StringIO())
+    version = ModelVersion.objects.get()
+    with pytest.raises(NotImplementedError):
+        version.file.path  # noqa: B018
+
+    assert inference.classify(version, DOG).label == "dog"
+    assert [p.name for p in remote_storage.iterdir()] == [f"{version.file_sha256}.keras"]
+    inference._loaded.clear()  # another worker process on the same machine: the cached copy serves it
+    version.file.storage.delete(version.file.name)
+    assert inference.classify(version, CAT).label == "cat"
+
+
+def test_a_remote_model_file_that_is_not_the_registered_one_is_refused(remote_storage, no_loaded_models):
+    call_command("ensure_shipped_model", stdout=io.StringIO())
+    version = ModelVersion.objects.get()
+    version.file_sha256 = "0" * 64
+    with pytest.raises(inference.ModelFileError, match="does not match"):
+        inference.classify(version, DOG)
+    assert list(remote_storage.iterdir()) == []  # no partial or wrong file left to be trusted later
+
+
+def test_a_model_file_that_does_not_fit_its_version_is_refused(version, no_loaded_models):
+    version.class_names = ["cat", "dog", "fox"]
+    with pytest.raises(inference.ModelFileError, match="3 classes"):
+        inference.classify(version, CAT)
