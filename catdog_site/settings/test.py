@@ -1,5 +1,6 @@
 """The test suite: `make test`."""
 
+import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
@@ -24,4 +25,5 @@ CATDOG_MOBILENET_WEIGHTS = env(
 )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real worker process can open the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    # One per run (the process id), so that two runs on one machine do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}
