@@ -15,13 +15,16 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from django.conf import settings
 
 from trainer.actions import file_sha256
 from trainer.ml.images import load_for_model
+
+if TYPE_CHECKING:
+    from trainer.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +51,16 @@ class ModelFileError(Exception):
     """The version's model file is not the file that was registered, or does not fit its record."""
 
 
-def classify(version, source: str | Path | BinaryIO) -> Classification:
-    """The class of one photo, a file object or a path, by `version` (a trainer ModelVersion).
+def classify(version: "ModelVersion", source: str | Path | BinaryIO) -> Classification:
+    """The class of one photo, a file object or a path, by `version`.
 
     Raises PIL.UnidentifiedImageError or OSError when the photo cannot be decoded.
     """
     return _model_for(version).classify(source)
 
 
-def classify_batch(version, sources: Iterable[str | Path | BinaryIO]) -> list[Classification]:
-    """Many photos at a time, for throughput; each one's `inference_ms` is its share of its batch."""
+def classify_batch(version: "ModelVersion", sources: Iterable[str | Path | BinaryIO]) -> list[Classification]:
+    """Many photos at a time, for throughput; each `inference_ms` is its decoding plus its share of the model."""
     return _model_for(version).classify_batch(sources)
 
 
@@ -129,7 +132,7 @@ class LoadedModel:
         return results
 
 
-def _model_for(version) -> LoadedModel:
+def _model_for(version: "ModelVersion") -> LoadedModel:
     key = (version.pk, version.file_sha256)
     with _lock:
         model = _loaded.get(key)
@@ -144,7 +147,7 @@ def _model_for(version) -> LoadedModel:
         return model
 
 
-def _local_model_path(version) -> Path:
+def _local_model_path(version: "ModelVersion") -> Path:
     """The model file on this machine: in place on local storage, else a verified copy in the cache."""
     try:
         return Path(version.file.path)
