@@ -7,8 +7,6 @@ version once, freezes it into a single graph, warms it up and then reuses it for
 
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 from django.conf import settings
 
-from trainer.actions import file_sha256
+from trainer.files import ChecksumMismatch, copy_verified
 from trainer.ml.images import load_for_model
 
 if TYPE_CHECKING:
@@ -153,20 +151,15 @@ def _local_model_path(version: "ModelVersion") -> Path:
         return Path(version.file.path)
     except NotImplementedError:  # remote storage such as S3 has no local path
         pass
-    cache_dir = Path(settings.CATDOG_MODEL_CACHE_DIR)
-    local = cache_dir / f"{version.file_sha256 or f'version-{version.pk}'}.keras"
+    local = Path(settings.CATDOG_MODEL_CACHE_DIR) / f"{version.file_sha256 or f'version-{version.pk}'}.keras"
     if local.exists():
         return local
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Download beside the target and rename: another worker process may be fetching the same file.
-    with version.file.open("rb") as remote, tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as part:
-        shutil.copyfileobj(remote, part, 1 << 20)
-    part_path = Path(part.name)
-    if version.file_sha256 and file_sha256(part_path) != version.file_sha256:
-        part_path.unlink()
-        raise ModelFileError(f"The stored file of model version {version} does not match its recorded SHA-256.")
-    os.replace(part_path, local)
-    return local
+    try:
+        return copy_verified(version.file.storage, version.file.name, local, version.file_sha256)
+    except ChecksumMismatch:
+        raise ModelFileError(
+            f"The stored file of model version {version} does not match its recorded SHA-256."
+        ) from None
 
 
 def _import_tensorflow():

@@ -22,7 +22,13 @@ def predict_image(self, prediction_id: int) -> None:
         return  # deleted, or finished by an earlier delivery
     Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") + 1)
 
-    version = ModelVersion.objects.filter(is_active=True, status=ModelVersion.Status.READY).first()
+    # Read on every task, so that an activation reaches running workers; the large text fields are
+    # not needed to answer.
+    version = (
+        ModelVersion.objects.filter(is_active=True, status=ModelVersion.Status.READY)
+        .defer("summary", "metrics", "params")
+        .first()
+    )
     if version is None:
         _finish_failed(prediction_id, "No model is active yet: an administrator must activate a model version.")
         return

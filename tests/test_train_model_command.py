@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from tests.test_ml_pipeline import UNTRAINABLE_FOLDERS, corrupt_file, make_image_folder
-from trainer.actions import do_activate_model_version, do_register_model_version, file_sha256
+from trainer.actions import do_activate_model_version, do_register_model_version
+from trainer.files import file_sha256
 from trainer.models import ModelVersion
 
 pytestmark = [

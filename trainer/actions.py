@@ -1,4 +1,3 @@
-import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,15 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .datasets import INGEST_TIME_LIMIT_SECONDS, Collection, delete_files
+from .files import file_sha256
 from .models import Dataset, DatasetImage, ModelVersion
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @transaction.atomic

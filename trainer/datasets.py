@@ -38,6 +38,7 @@ from requests.adapters import HTTPAdapter
 
 from classifier.validation import check_image_upload
 
+from .files import ChecksumMismatch, copy_verified
 from .models import Dataset, DatasetImage
 
 # A worker that takes longer is stopped; only then may another delivery of the task take the dataset over.
@@ -554,14 +555,10 @@ def materialize(dataset: Dataset, folder: Path) -> list[str]:
     folder = Path(folder)
     for image in dataset.images.order_by("label", "id").iterator():
         target = folder / image.label / PurePosixPath(image.file.name).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with image.file.storage.open(image.file.name, "rb") as source, open(target, "wb") as out:
-            while chunk := source.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != image.sha256:
-            raise ValueError(f"{image.file.name} no longer matches its SHA-256; check the dataset again.")
+        try:
+            copy_verified(image.file.storage, image.file.name, target, image.sha256)
+        except ChecksumMismatch:
+            raise ValueError(f"{image.file.name} no longer matches its SHA-256; check the dataset again.") from None
     return list(dataset.class_names)
 
 

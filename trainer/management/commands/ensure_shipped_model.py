@@ -4,7 +4,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from trainer.actions import do_activate_model_version, do_register_model_version, file_sha256
+from trainer.actions import do_activate_model_version, do_register_model_version
+from trainer.files import file_sha256
 from trainer.models import ModelVersion
 
 # The model the repository ships and its metadata, written by `train_model --output .../catdog.keras`.

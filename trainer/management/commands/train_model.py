@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from trainer.actions import do_register_model_version, file_sha256
+from trainer.actions import do_register_model_version
+from trainer.files import file_sha256
 from trainer.ml import AUGMENTATIONS
 from trainer.models import ModelVersion
 
