@@ -19,6 +19,7 @@ from trainer.models import ModelVersion
 
 from .conftest import shared_photo, upload
 from .dataset_helpers import class_folders, zip_bytes
+from .training_helpers import TINY
 from .worker import purge, running_worker
 
 pytest_plugins = ["tests.dataset_fixtures"]
@@ -66,8 +67,8 @@ def birds(make_dataset, settings, media_root, monkeypatch):
 
 
 def _start_training(admin_client, dataset, **settings) -> ModelVersion:
-    form = {"architecture": "simple_cnn", "image_size": 32, "epochs": 2, "batch_size": 4, "learning_rate": 0.001,
-            "augmentation": "none", "test_split": 0.25, "seed": 3, "request_key": str(uuid.uuid4()), **settings}  # fmt: skip
+    form = {**TINY, "seed": 3, "request_key": str(uuid.uuid4()), **settings}
+    del form["dropout"]
     r = admin_client.post(reverse("admin:trainer_dataset_train", args=[dataset.pk]), form)
     assert r.status_code == 302, r.content.decode()[-2000:]
     return ModelVersion.objects.get(dataset=dataset, params__epochs=form["epochs"])
