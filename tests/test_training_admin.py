@@ -386,3 +386,18 @@ def test_the_active_version_cannot_be_deleted(admin_client):
     active = _version(is_active=True)
     r = admin_client.post(reverse("admin:trainer_modelversion_delete", args=[active.pk]), {"post": "yes"})
     assert r.status_code == 403 and ModelVersion.objects.filter(pk=active.pk).exists()
+
+
+def test_a_training_in_progress_cannot_be_deleted(admin_client, dataset):
+    queued = request_tiny_training(dataset)
+    r = admin_client.post(reverse("admin:trainer_modelversion_delete", args=[queued.pk]), {"post": "yes"})
+    assert r.status_code == 403 and ModelVersion.objects.filter(pk=queued.pk).exists()
+
+
+def test_the_list_shows_how_far_each_training_is(admin_client, dataset):
+    running = request_tiny_training(dataset)
+    progress = {"phase": "training", "epoch": 4, "epochs": 20, "phase_started": timezone.now().isoformat()}
+    ModelVersion.objects.filter(pk=running.pk).update(status="running", heartbeat_at=timezone.now(), progress=progress)
+    _version(name="broken", status="failed", error="The worker process running this training died (signal 9).")
+    page = admin_client.get(reverse("admin:trainer_modelversion_changelist")).content.decode()
+    assert "epoch 4 of 20" in page and "The worker process running this training died" in page

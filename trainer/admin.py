@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from .actions import (
@@ -393,9 +394,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
     are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
 
-    list_display = [
-        "name", "status", "is_active", "architecture", "test_accuracy", "image_size", "dataset", "created_at",
-    ]  # fmt: skip
+    list_display = ["name", "status", "state", "is_active", "architecture", "test_accuracy", "dataset", "created_at"]
     list_filter = ["status", "architecture", "is_active"]
     search_fields = ["name"]
     list_select_related = ["dataset"]
@@ -418,14 +417,26 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False  # the page shows the version; its buttons act on it
 
     def has_delete_permission(self, request, obj=None):
-        # The active version answers every prediction; past predictions keep theirs (PROTECT).
-        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
+        # The active version answers every prediction; past predictions keep theirs (PROTECT); a training
+        # in progress is cancelled first, so that its worker is not left writing to a missing row.
+        busy = obj is not None and (obj.is_active or obj.in_progress)
+        return super().has_delete_permission(request, obj) and not busy
 
     def has_activate_permission(self, request, obj=None):
         return request.user.has_perm("trainer.activate_modelversion")
 
     def has_train_permission(self, request, obj=None):
         return request.user.has_perm("trainer.train_modelversion")
+
+    @admin.display(description="progress")
+    def state(self, version):
+        if version.status == ModelVersion.Status.RUNNING:
+            progress = training_progress(version)
+            step = f"epoch {progress['epoch']} of {progress['epochs']}" if progress["epoch"] else progress["phase"]
+            return f"{step}, {progress['remaining']} left" if progress["remaining"] else step
+        if version.status in (ModelVersion.Status.FAILED, ModelVersion.Status.CANCELLED):
+            return Truncator(version.error).chars(80)
+        return "—"
 
     @admin.display(description="settings")
     def settings_table(self, version):
