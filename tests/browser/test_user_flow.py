@@ -60,6 +60,15 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     page.wait_for_url(f"{live_url}/")
     expect(page.locator(".username-text")).to_have_text("robin")
 
+    # A text file named .jpg passes the page's checks (by name and type) but the server refuses it.
+    page.set_input_files(
+        "[data-upload-form] input[type=file]", {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hello"}
+    )
+    page.click("[data-upload-submit]")
+    expect(page.locator("[data-upload-errors]")).to_contain_text("Nothing was uploaded")
+    screenshot(page, "upload-refused")
+    assert not Prediction.objects.exists()
+
     # Upload a cat and a dog while the worker takes nothing, so the history page surely opens with both pending.
     _consume(prediction_worker, on=False)
     cat, dog = shared_photo("cat", 4002), shared_photo("dog", 4002)
