@@ -86,9 +86,11 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
 
     # The answers replace "Classifying…" without a reload: a value set on this window survives.
     page.evaluate("window.__marker = 'still the same page'")
+    list_top = page.locator("[data-prediction-list]").bounding_box()["y"]
     _consume(prediction_worker, on=True)
     expect(page.locator(DONE)).to_have_count(2, timeout=60_000)
     assert page.evaluate("window.__marker") == "still the same page"
+    assert page.locator("[data-prediction-list]").bounding_box()["y"] == list_top, "the list jumped"
     rows = {
         row.locator(".prediction-file").text_content().strip(): row for row in page.locator("[data-prediction]").all()
     }  # fmt: skip
@@ -146,6 +148,23 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     assert not Prediction.objects.filter(pk=dog_id).exists()
     assert page.goto(f"{live_url}/predictions/{dog_id}/").status == 404
     screenshot(page, "deleted-is-404")
+
+    # One photo goes to its own page, which turns from pending to the answer in place as well.
+    _consume(prediction_worker, on=False)
+    page.goto(f"{live_url}/")
+    page.set_input_files("[data-upload-form] input[type=file]", shared_photo("dog", 4003))
+    page.click("[data-upload-submit]")
+    page.wait_for_url(f"{live_url}/predictions/*/")
+    expect(page.locator(f".result{PENDING}")).to_have_count(1)
+    expect(page.locator(".waiting")).to_contain_text("Classifying")
+    screenshot(page, "detail-pending")
+    page.evaluate("window.__marker = 'still the same page'")
+    _consume(prediction_worker, on=True)
+    expect(page.locator(f".result{DONE}")).to_have_count(1, timeout=60_000)
+    assert page.evaluate("window.__marker") == "still the same page"
+    expect(page.locator('.result [data-field="label"]')).to_have_text("dog")
+    expect(page.locator("[data-probabilities] .prob-row")).to_have_count(2)
+    screenshot(page, "detail-answered")
 
     _phone_pages(chromium, page, screenshot, live_url, cat_id)
 
