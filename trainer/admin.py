@@ -268,7 +268,7 @@ class DatasetAdmin(admin.ModelAdmin):
                 form.add_error(None, str(refusal))
             else:
                 if created:
-                    self.message_user(request, f"{version} is queued for training.", messages.SUCCESS)
+                    self.message_user(request, f"Queued the training of {version}.", messages.SUCCESS)
                 else:
                     self.message_user(
                         request, f"That training is already {version.get_status_display().lower()}: {version}.",
@@ -348,7 +348,7 @@ def training_progress(version: ModelVersion) -> dict:
     now = timezone.now()
     end = now if version.in_progress else (version.heartbeat_at or version.trained_at or now)
     elapsed = (end - version.started_at).total_seconds() if version.started_at else None
-    phase = progress.get("phase")
+    phase = progress.get("phase") or ("starting" if version.status == ModelVersion.Status.RUNNING else None)
     epoch, epochs = progress.get("epoch") or 0, progress.get("epochs") or version.params.get("epochs")
     done, total = progress.get("done") or 0, progress.get("total") or 0
     remaining = None
@@ -490,7 +490,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def _activate(self, request, version: ModelVersion):
         do_activate_model_version(version)
         self.message_user(
-            request, f"{version} is now the active model: workers answer with it from the next photo.", messages.SUCCESS
+            request, f"Activated {version}: workers answer with it from the next photo.", messages.SUCCESS
         )
         return redirect("admin:trainer_modelversion_change", version.pk)
 
@@ -500,7 +500,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         version = get_object_or_404(ModelVersion, pk=unquote(object_id))
         if do_cancel_training(version):
-            self.message_user(request, f"Cancelling {version}; it stops within a few seconds.", messages.SUCCESS)
+            self.message_user(request, f"Cancelling the training of {version}; it stops within seconds.")
         else:
             self.message_user(request, f"{version} had already ended.", messages.WARNING)
         return redirect("admin:trainer_modelversion_change", version.pk)
