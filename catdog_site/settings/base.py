@@ -163,7 +163,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # --- Rate limits / cache ---
 # Counters live in the default cache, which every web process must share: in production a Redis URL
 # (`CACHE_URL=redis://host:6379/1`); the embedded default is a folder, shared by the processes of one machine.
-CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or f"filecache://{VAR_DIR / 'cache'}")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
     # django-ratelimit refuses a file cache because its increments are not atomic: two requests at the
     # same instant may count once. That is acceptable for the one-machine default, not for production.
