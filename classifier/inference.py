@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
+from celery.signals import worker_process_init
 from django.conf import settings
+from django.db import connection
 
 from trainer.files import ChecksumMismatch, copy_verified
 from trainer.ml.images import load_for_model
@@ -143,6 +145,36 @@ def _model_for(version: "ModelVersion") -> LoadedModel:
                 _loaded.popitem(last=False)
         _loaded.move_to_end(key)
         return model
+
+
+def preload_active_model() -> None:
+    """Load the active version now, so that the first photo does not wait for TensorFlow and the model
+    (about 6 s on two cores). A task that arrives meanwhile waits on the same lock, then reuses it."""
+    from trainer.models import ModelVersion
+
+    try:
+        version = ModelVersion.objects.filter(is_active=True).first()
+        if version is not None:
+            _model_for(version)
+    except Exception:
+        # Not fatal: the first task loads it, or fails with the reason on its prediction.
+        logger.exception("Could not preload the active model")
+
+
+@worker_process_init.connect
+def _preload_in_the_background(**kwargs):
+    """In a prediction worker's pool process, when CATDOG_PRELOAD_MODEL is on (the Procfile turns it on
+    for the prediction worker only). A thread, because Celery gives a pool process only seconds to start."""
+    if not settings.CATDOG_PRELOAD_MODEL:
+        return
+
+    def preload():
+        try:
+            preload_active_model()
+        finally:
+            connection.close()  # this thread's own connection
+
+    threading.Thread(target=preload, name="preload-model", daemon=True).start()
 
 
 def _local_model_path(version: "ModelVersion") -> Path:

@@ -191,3 +191,27 @@ def test_a_model_file_that_does_not_fit_its_version_is_refused(version, no_loade
     version.class_names = ["cat", "dog", "fox"]
     with pytest.raises(inference.ModelFileError, match="3 classes"):
         inference.classify(version, CAT)
+
+
+def test_preloading_loads_the_active_version_so_the_first_photo_does_not(version, no_loaded_models):
+    inference.preload_active_model()
+    assert list(inference._loaded) == [(version.pk, version.file_sha256)]
+
+
+def test_preloading_without_an_active_version_loads_nothing(version, no_loaded_models):
+    ModelVersion.objects.update(is_active=False)
+    inference.preload_active_model()
+    assert not inference._loaded
+
+
+def test_a_pool_process_preloads_only_when_the_setting_is_on(settings, monkeypatch):
+    started = []
+    monkeypatch.setattr(
+        inference.threading, "Thread", lambda **kw: started.append(kw) or type("T", (), {"start": lambda self: None})()
+    )
+    settings.CATDOG_PRELOAD_MODEL = False
+    inference._preload_in_the_background()
+    assert started == []
+    settings.CATDOG_PRELOAD_MODEL = True
+    inference._preload_in_the_background()
+    assert [kw["name"] for kw in started] == ["preload-model"]

@@ -128,6 +128,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = CATDOG_MAX_FILES_PER_UPLOAD
 CATDOG_SHIPPED_MODEL_DIR = BASE_DIR / "trainer" / "shipped"
 # Where a worker keeps local copies of model files that live in remote storage.
 CATDOG_MODEL_CACHE_DIR = Path(env("CATDOG_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
+# A prediction worker's pool process loads the active model as it starts, not on the first photo.
+CATDOG_PRELOAD_MODEL = env.bool("CATDOG_PRELOAD_MODEL", default=False)
 # ImageNet MobileNetV2 weights: a path to a Keras weights file, or "imagenet" to let Keras download them.
 CATDOG_MOBILENET_WEIGHTS = env("CATDOG_MOBILENET_WEIGHTS", default="imagenet")
 # Trainings started from the admin (trainer/tasks.py). The worker writes a heartbeat this often; a
