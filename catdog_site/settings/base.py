@@ -147,14 +147,16 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A task whose worker died unacknowledged comes back after this many seconds.
         "visibility_timeout": env.int("CATDOG_VISIBILITY_TIMEOUT", default=3600),
-        # A broker that stops answering must not hold a web request for long (see classifier/actions.py).
-        "socket_connect_timeout": 3,
-        "socket_timeout": 10,
+        # A broker that hangs instead of refusing must not hold a web request for long: each publish try
+        # gives up after this (see CELERY_TASK_PUBLISH_RETRY_POLICY and classifier/actions.py).
+        "socket_connect_timeout": 2,
+        "socket_timeout": 2,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing from a web request: three tries within about half a second, then the upload is answered
-# anyway and its prediction stays pending, marked unsent; the sweep below sends it once the broker is back.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.3}
+# Publishing from a web request: two tries, then the upload is answered anyway and its prediction stays
+# pending, marked unsent; the sweep below sends it once the broker is back. A broker that refuses costs the
+# request well under a second; one that hangs, at most about 6 s (the socket timeouts above).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 # A worker that loses the broker lets its running task finish: the result goes to the database, not the
 # broker (Celery 6 will cancel such tasks by default).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
