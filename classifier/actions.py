@@ -1,16 +1,35 @@
+import logging
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from .models import STALE_AFTER, Prediction
 from .validation import CheckedImage
 
+logger = logging.getLogger(__name__)
 
-def _enqueue(prediction_id: int) -> None:
+
+def _enqueue(prediction_id: int) -> bool:
+    """Hand the task to the broker; False, and the prediction marked unsent, when the broker is unreachable.
+
+    The prediction is already committed as pending, so a broker that is down must not turn the request into
+    an error: Celery gives up after CELERY_TASK_PUBLISH_RETRY_POLICY (about a second) and the sweep
+    (do_resend_predictions) sends it once the broker is back.
+    """
     from .tasks import predict_image
 
-    predict_image.delay(prediction_id)
+    try:
+        predict_image.delay(prediction_id)
+    except OperationalError as error:
+        logger.warning("Prediction %s not queued, broker unreachable (%s): the sweep sends it", prediction_id, error)
+        Prediction.objects.filter(pk=prediction_id).update(queued_at=None)
+        return False
+    return True
 
 
 def do_create_predictions(user, checked_images: list[CheckedImage]) -> list[Prediction]:
@@ -26,6 +45,7 @@ def do_create_predictions(user, checked_images: list[CheckedImage]) -> list[Pred
                     width=checked.width,
                     height=checked.height,
                     size_bytes=checked.upload.size,
+                    queued_at=timezone.now(),  # sent just after commit; _enqueue clears it if sending fails
                 )
                 created.append(prediction)
                 prediction.image.save(f"photo.{checked.extension}", checked.upload, save=False)
@@ -46,11 +66,33 @@ def do_retry_prediction(prediction: Prediction) -> bool:
     )
     with transaction.atomic():
         updated = Prediction.objects.filter(retryable, pk=prediction.pk).update(
-            status=Prediction.Status.PENDING, error="", finished_at=None
+            status=Prediction.Status.PENDING, error="", finished_at=None, queued_at=timezone.now()
         )
         if updated:
             transaction.on_commit(lambda: _enqueue(prediction.pk))
     return bool(updated)
+
+
+def do_resend_predictions(limit: int = 500) -> int:
+    """The sweep: send again the pending predictions that were never queued or were queued long ago.
+
+    Never queued: the broker was down when they were uploaded. Queued long ago: the message was lost (a broker
+    restarted without its data) or is stuck. A second message for a prediction whose first one is still
+    alive costs at most one more inference, never a second result: the task only finishes a pending
+    prediction, with a conditional write. Returns how many were sent; stops at the first broker failure.
+    """
+    now = timezone.now()
+    lost = Q(queued_at__isnull=True) | Q(queued_at__lt=now - timedelta(seconds=settings.CATDOG_RESEND_AFTER_SECONDS))
+    pending = Prediction.objects.filter(lost, status=Prediction.Status.PENDING).order_by("created_at")
+    sent = 0
+    for prediction_id in pending.values_list("pk", flat=True)[:limit]:
+        if not _enqueue(prediction_id):
+            break  # the broker is still down: the next sweep tries again
+        Prediction.objects.filter(pk=prediction_id).update(queued_at=timezone.now())
+        sent += 1
+    if sent:
+        logger.info("Sweep: %s pending predictions sent again", sent)
+    return sent
 
 
 def do_delete_prediction(prediction: Prediction) -> None:

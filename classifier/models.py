@@ -45,13 +45,20 @@ class Prediction(models.Model):
     inference_ms = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # When the task was last handed to the broker; None when sending failed (broker unreachable), so the
+    # sweep (do_resend_predictions) knows to send it again.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at"], name="classifier_owner_recent")]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="classifier_owner_recent"),
+            # The sweep's question, every half minute: which pending predictions are unsent or sent long ago?
+            models.Index(fields=["queued_at"], condition=models.Q(status="pending"), name="classifier_pending_queued"),
+        ]
 
     def __str__(self):
         return f"{self.original_name} ({self.get_status_display()})"

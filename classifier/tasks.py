@@ -8,6 +8,7 @@ from PIL import Image
 
 from trainer.models import ModelVersion
 
+from .actions import do_resend_predictions
 from .models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -76,3 +77,9 @@ def _finish_failed(prediction_id: int, reason: str) -> None:
     Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
         status=Prediction.Status.FAILED, error=reason, finished_at=timezone.now()
     )
+
+
+@shared_task
+def resend_predictions() -> int:
+    """Run by beat every CATDOG_SWEEP_SECONDS: no pending prediction stays unsent after a broker outage."""
+    return do_resend_predictions()

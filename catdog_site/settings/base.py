@@ -153,9 +153,34 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,  # seconds between looks at the folder: the answer's latency
     }
 else:
-    # A task whose worker died unacknowledged comes back after this many seconds.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CATDOG_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task whose worker died unacknowledged comes back after this many seconds.
+        "visibility_timeout": env.int("CATDOG_VISIBILITY_TIMEOUT", default=3600),
+        # A broker that hangs instead of refusing must not hold a web request for long: each publish try
+        # gives up after this (see CELERY_TASK_PUBLISH_RETRY_POLICY and classifier/actions.py).
+        "socket_connect_timeout": 2,
+        "socket_timeout": 2,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a web request: two tries, then the upload is answered anyway and its prediction stays
+# pending, marked unsent; the sweep below sends it once the broker is back. A broker that refuses costs the
+# request well under a second; one that hangs, at most about 6 s (the socket timeouts above).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# A worker that loses the broker lets its running task finish: the result goes to the database, not the
+# broker (Celery 6 will cancel such tasks by default).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# The sweep (celery beat, one per deployment): pending predictions that were never queued, or queued more
+# than CATDOG_RESEND_AFTER_SECONDS ago, are sent again. The task is idempotent, so a duplicate is harmless.
+CATDOG_SWEEP_SECONDS = env.float("CATDOG_SWEEP_SECONDS", default=30.0)
+CATDOG_RESEND_AFTER_SECONDS = env.int("CATDOG_RESEND_AFTER_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE = {
+    "resend-predictions": {
+        "task": "classifier.tasks.resend_predictions",
+        "schedule": CATDOG_SWEEP_SECONDS,
+        "options": {"expires": CATDOG_SWEEP_SECONDS},  # sweeps that piled up while workers were down: one will do
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True  # results live in the database rows
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
