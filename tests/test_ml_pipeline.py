@@ -209,9 +209,9 @@ def test_augmented_features_differ_from_the_photos_and_from_each_other():
 def test_run_training_saves_a_simple_cnn_with_its_metrics(folder, tmp_path):
     import keras
 
-    from trainer.ml.train import TrainingConfig, run_training
+    from trainer.ml.train import EpochProgress, TrainingConfig, run_training
 
-    epochs_seen = []
+    seen = []
     config = TrainingConfig(
         train_dir=folder,
         output_path=tmp_path / "out" / "model.keras",
@@ -221,11 +221,14 @@ def test_run_training_saves_a_simple_cnn_with_its_metrics(folder, tmp_path):
         batch_size=4,
         test_split=0.25,
     )
-    result = run_training(config, progress_callback=epochs_seen.append)
+    result = run_training(config, progress_callback=seen.append)
+    epochs_seen = [p for p in seen if isinstance(p, EpochProgress)]
 
     assert result.model_path.is_file()
     assert result.class_names == ["cat", "dog"] and result.image_size == 32
+    assert seen[0].phase == "loading"
     assert [p.epoch for p in epochs_seen] == [1, 2] and all(p.epochs == 2 for p in epochs_seen)
+    assert len(result.test_paths) == 4 and all(path.is_file() for path in result.test_paths)
     assert 0 <= epochs_seen[-1].accuracy <= 1 and epochs_seen[-1].test_accuracy is not None
     metrics = result.metrics
     assert {"accuracy", "loss", "per_class", "confusion_matrix", "history"} <= set(metrics)
@@ -298,7 +301,7 @@ def test_training_stops_when_cancelled_and_saves_nothing(folder, tmp_path):
 
     calls = []
 
-    def cancel_after_first_epoch():
+    def cancel_after_first_batch():
         calls.append(1)
         return True
 
@@ -306,7 +309,7 @@ def test_training_stops_when_cancelled_and_saves_nothing(folder, tmp_path):
         folder, tmp_path / "model.keras", architecture="simple_cnn", image_size=32, epochs=5, batch_size=8
     )
     with pytest.raises(TrainingCancelled):
-        run_training(config, should_cancel=cancel_after_first_epoch)
+        run_training(config, should_cancel=cancel_after_first_batch)
     assert len(calls) == 1
     assert not (tmp_path / "model.keras").exists()
 

@@ -50,7 +50,7 @@ def test_it_trains_and_registers_a_model_version(folder):
 
 
 def test_it_activates_the_new_version_when_asked(folder):
-    older = ModelVersion.objects.create(name="older", architecture="simple_cnn", is_active=True)
+    older = ModelVersion.objects.create(name="older", architecture="simple_cnn", status="ready", is_active=True)
     train(folder, *TINY, "--activate")
     newest = ModelVersion.objects.exclude(pk=older.pk).get()
     older.refresh_from_db()
@@ -200,7 +200,7 @@ def test_ensure_shipped_model_says_when_nothing_is_shipped(settings, tmp_path):
 def test_activating_another_version_is_not_undone_by_ensure():
     ensure()
     shipped = ModelVersion.objects.get()
-    other = ModelVersion.objects.create(name="other", architecture="simple_cnn")
+    other = ModelVersion.objects.create(name="other", architecture="simple_cnn", status="ready")
     do_activate_model_version(other)
     ensure()
     shipped.refresh_from_db()

@@ -8,12 +8,28 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from .actions import do_activate_model_version, do_create_dataset, do_delete_dataset, do_recheck_dataset
+from .actions import (
+    TrainingRefused,
+    check_activation,
+    do_activate_model_version,
+    do_cancel_training,
+    do_create_dataset,
+    do_delete_dataset,
+    do_fail_stale_trainings,
+    do_recheck_dataset,
+    do_request_training,
+)
+from .charts import confusion_rows, line_chart
 from .datasets import DatasetRefused, check_server_folder, parse_url_list
+from .forms import TrainingForm
 from .models import Dataset, DatasetImage, ModelVersion
 
 _URL_CSV_MAX_BYTES = 5 * 1024 * 1024
@@ -125,7 +141,7 @@ class DatasetAdmin(admin.ModelAdmin):
     list_filter = ["status", "source"]
     search_fields = ["name"]
     list_select_related = ["created_by"]
-    actions = ["recheck"]
+    actions = ["recheck", "train"]
     change_form_template = "admin/trainer/dataset/change_form.html"
     add_fieldsets = [
         (None, {"fields": ["name"]}),
@@ -191,9 +207,20 @@ class DatasetAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, "Sent to a worker to be checked again.", messages.SUCCESS)
 
+    @admin.action(description="Train a model on the selected dataset", permissions=["train"])
+    def train(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one dataset to train on.", messages.ERROR)
+            return None
+        return redirect("admin:trainer_dataset_train", queryset.get().pk)
+
+    def has_train_permission(self, request, obj=None):
+        return request.user.has_perm("trainer.train_modelversion")
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("<path:object_id>/train/", view(self.train_view), name="trainer_dataset_train"),
             path("<path:object_id>/recheck/", view(self.recheck_view), name="trainer_dataset_recheck"),
             path(
                 "<path:object_id>/images/<int:image_id>/thumbnail/",
@@ -213,6 +240,53 @@ class DatasetAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"{dataset} is being checked right now.", messages.WARNING)
         return redirect("admin:trainer_dataset_change", dataset.pk)
+
+    def train_view(self, request, object_id):
+        """The training form for one ready dataset; a valid post queues the training and shows its version."""
+        if not self.has_train_permission(request):
+            raise PermissionDenied
+        dataset = get_object_or_404(Dataset, pk=unquote(object_id))
+        if dataset.status != Dataset.Status.READY:
+            self.message_user(
+                request, f"{dataset} is {dataset.get_status_display().lower()}: only a ready dataset can train.",
+                messages.ERROR,
+            )  # fmt: skip
+            return redirect("admin:trainer_dataset_change", dataset.pk)
+        form = TrainingForm(request.POST or None, dataset=dataset)
+        if request.method == "POST" and form.is_valid():
+            try:
+                version, created = do_request_training(
+                    dataset,
+                    name=form.version_name(),
+                    params=form.params(),
+                    user=request.user,
+                    test_dataset=form.cleaned_data["test_dataset"],
+                    request_key=form.cleaned_data["request_key"],
+                )
+            except TrainingRefused as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                if created:
+                    self.message_user(request, f"{version} is queued for training.", messages.SUCCESS)
+                else:
+                    self.message_user(
+                        request, f"That training is already {version.get_status_display().lower()}: {version}.",
+                        messages.WARNING,
+                    )  # fmt: skip
+                return redirect("admin:trainer_modelversion_change", version.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Train a model on {dataset}",
+            "dataset": dataset,
+            "form": form,
+            "in_progress": ModelVersion.objects.filter(
+                dataset=dataset, status__in=[ModelVersion.Status.QUEUED, ModelVersion.Status.RUNNING]
+            ),
+        }
+        return TemplateResponse(
+            request, "admin/trainer/dataset/train.html", context, status=400 if form.errors else 200
+        )
 
     def thumbnail_view(self, request, object_id, image_id):
         """A sample's thumbnail, for staff who may see datasets; never served as public media."""
@@ -251,31 +325,205 @@ class DatasetAdmin(admin.ModelAdmin):
             "class_rows": rows,
             "checking": dataset.status in (Dataset.Status.PENDING, Dataset.Status.PROCESSING),
             "can_recheck": self.has_add_permission(request),
+            "can_train": self.has_train_permission(request) and dataset.status == Dataset.Status.READY,
+            "train_url": reverse("admin:trainer_dataset_train", args=[dataset.pk]),
             "recheck_url": reverse("admin:trainer_dataset_recheck", args=[dataset.pk]),
         }
 
 
+PHASES = {
+    "starting": "Starting",
+    "copying": "Copying the dataset from storage",
+    "loading": "Reading and resizing the photos",
+    "features": "Computing the frozen network's features",
+    "training": "Training",
+    "saving": "Measuring and saving the model",
+}
+
+
+def training_progress(version: ModelVersion) -> dict:
+    """What the version page says about a training: phase, epoch i of N, scores, elapsed, time left."""
+    progress = version.progress or {}
+    now = timezone.now()
+    end = now if version.in_progress else (version.heartbeat_at or version.trained_at or now)
+    elapsed = (end - version.started_at).total_seconds() if version.started_at else None
+    phase = progress.get("phase")
+    epoch, epochs = progress.get("epoch") or 0, progress.get("epochs") or version.params.get("epochs")
+    done, total = progress.get("done") or 0, progress.get("total") or 0
+    remaining = None
+    phase_started = progress.get("phase_started")
+    if version.status == ModelVersion.Status.RUNNING and phase_started:
+        in_phase = (now - timezone.datetime.fromisoformat(phase_started)).total_seconds()
+        if phase == "training" and epoch and epochs:
+            remaining = in_phase / epoch * (epochs - epoch)
+        elif phase == "features" and done and total:
+            remaining = in_phase / done * (total - done)
+    if phase == "features" and total:
+        percent = 100 * done / total
+    elif phase == "training" and epochs:
+        percent = 100 * epoch / epochs
+    else:
+        percent = None
+    return {
+        "phase": PHASES.get(phase, phase or ""),
+        "epoch": epoch,
+        "epochs": epochs,
+        "done": done,
+        "total": total,
+        "percent": percent,
+        "loss": progress.get("loss"),
+        "accuracy": progress.get("accuracy"),
+        "test_loss": progress.get("test_loss"),
+        "test_accuracy": progress.get("test_accuracy"),
+        "elapsed": _duration(elapsed),
+        "remaining": _duration(remaining),
+    }
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0, round(seconds))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "architecture", "status", "is_active", "test_accuracy", "image_size", "trained_at"]
+    """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
+    are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
+
+    list_display = [
+        "name", "status", "is_active", "architecture", "test_accuracy", "image_size", "dataset", "created_at",
+    ]  # fmt: skip
     list_filter = ["status", "architecture", "is_active"]
     search_fields = ["name"]
-    readonly_fields = [
-        "status", "file", "file_sha256", "class_names", "image_size", "params", "metrics",
-        "test_accuracy", "summary", "is_active", "error", "created_by", "created_at", "trained_at",
-    ]  # fmt: skip
+    list_select_related = ["dataset"]
     actions = ["activate"]
+    change_form_template = "admin/trainer/modelversion/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["name", "status", "is_active", "error"]}),
+        ("Model", {"fields": ["architecture", "class_names", "image_size", "file", "file_sha256"]}),
+        ("Data", {"fields": ["dataset", "dataset_sha256", "test_dataset", "test_sha256"]}),
+        ("Settings", {"fields": ["settings_table"]}),
+        ("History", {"fields": ["created_by", "created_at", "started_at", "trained_at", "worker"]}),
+        ("Network", {"fields": ["summary"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = ["settings_table"]
 
-    @admin.action(description="Activate the selected version (workers answer with it from the next photo)")
+    def has_add_permission(self, request):
+        return False  # a version is made by training it
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the page shows the version; its buttons act on it
+
+    def has_delete_permission(self, request, obj=None):
+        # The active version answers every prediction; past predictions keep theirs (PROTECT).
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
+
+    def has_activate_permission(self, request, obj=None):
+        return request.user.has_perm("trainer.activate_modelversion")
+
+    def has_train_permission(self, request, obj=None):
+        return request.user.has_perm("trainer.train_modelversion")
+
+    @admin.display(description="settings")
+    def settings_table(self, version):
+        rows = "".join(
+            f"<tr><th>{escape(key)}</th><td>{escape(value)}</td></tr>" for key, value in sorted(version.params.items())
+        )
+        return mark_safe(f"<table>{rows}</table>") if rows else "—"  # noqa: S308 (every value escaped)
+
+    @admin.action(description="Activate the selected version (workers answer with it from the next photo)",
+                  permissions=["activate"])  # fmt: skip
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
+            return None
         version = queryset.get()
-        if version.status != ModelVersion.Status.READY:
-            self.message_user(
-                request, f"{version} is {version.get_status_display().lower()}, not ready.", messages.ERROR
-            )
-            return
+        if version.status == ModelVersion.Status.READY and not check_activation(version).lower_score:
+            return self._activate(request, version)
+        return redirect("admin:trainer_modelversion_activate", version.pk)  # it explains, or asks first
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/activate/", view(self.activate_view), name="trainer_modelversion_activate"),
+            path("<path:object_id>/cancel/", view(self.cancel_view), name="trainer_modelversion_cancel"),
+            *super().get_urls(),
+        ]
+
+    def activate_view(self, request, object_id):
+        """POST activates, unless the active version did better on the same test photos: then the post
+        must carry the confirmation this page asks for. GET only shows the page."""
+        if not self.has_activate_permission(request):
+            raise PermissionDenied
+        version = get_object_or_404(ModelVersion, pk=unquote(object_id))
+        if version.status != ModelVersion.Status.READY or version.is_active:
+            state = "already active" if version.is_active else f"{version.get_status_display().lower()}, not ready"
+            self.message_user(request, f"{version} is {state}.", messages.WARNING)
+            return redirect("admin:trainer_modelversion_change", version.pk)
+        check = check_activation(version)
+        if request.method == "POST" and (request.POST.get("confirm") == "yes" or not check.lower_score):
+            return self._activate(request, version)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Activate {version}?",
+            "version": version,
+            "active": check.active,
+            "lower_score": check.lower_score,
+        }
+        return TemplateResponse(request, "admin/trainer/modelversion/activate_confirm.html", context)
+
+    def _activate(self, request, version: ModelVersion):
         do_activate_model_version(version)
-        self.message_user(request, f"{version} is now the active model.", messages.SUCCESS)
+        self.message_user(
+            request, f"{version} is now the active model: workers answer with it from the next photo.", messages.SUCCESS
+        )
+        return redirect("admin:trainer_modelversion_change", version.pk)
+
+    @method_decorator(require_POST)
+    def cancel_view(self, request, object_id):
+        if not self.has_train_permission(request):
+            raise PermissionDenied
+        version = get_object_or_404(ModelVersion, pk=unquote(object_id))
+        if do_cancel_training(version):
+            self.message_user(request, f"Cancelling {version}; it stops within a few seconds.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{version} had already ended.", messages.WARNING)
+        return redirect("admin:trainer_modelversion_change", version.pk)
+
+    def changelist_view(self, request, extra_context=None):
+        do_fail_stale_trainings()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        do_fail_stale_trainings()
+        version = self.get_object(request, unquote(object_id))
+        context = {**(extra_context or {}), **(self._version_context(request, version) if version else {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def _version_context(self, request, version: ModelVersion) -> dict:
+        metrics = version.metrics or {}
+        history = metrics.get("history") or (version.progress or {}).get("history") or {}
+        per_class = metrics.get("per_class") or {}
+        matrix = metrics.get("confusion_matrix")
+        check = check_activation(version) if version.status == ModelVersion.Status.READY else None
+        return {
+            "version": version,
+            "progress": training_progress(version),
+            "loss_chart": line_chart({key: history.get(key, []) for key in ("loss", "test_loss")}, y_min=0),
+            "accuracy_chart": line_chart({key: history.get(key, []) for key in ("accuracy", "test_accuracy")}, y_max=1),
+            "per_class": per_class,
+            "confusion": confusion_rows(matrix, version.class_names) if matrix else None,
+            "can_cancel": version.in_progress and self.has_train_permission(request),
+            "can_activate": (
+                version.status == ModelVersion.Status.READY
+                and not version.is_active
+                and self.has_activate_permission(request)
+            ),
+            "lower_than_active": check.active if check and check.lower_score else None,
+            "activate_url": reverse("admin:trainer_modelversion_activate", args=[version.pk]),
+            "cancel_url": reverse("admin:trainer_modelversion_cancel", args=[version.pk]),
+        }

@@ -38,7 +38,7 @@ from requests.adapters import HTTPAdapter
 
 from classifier.validation import check_image_upload
 
-from .files import ChecksumMismatch, copy_verified
+from .files import ChecksumMismatch, copy_verified, file_sha256
 from .models import Dataset, DatasetImage
 
 # A worker that takes longer is stopped; only then may another delivery of the task take the dataset over.
@@ -91,6 +91,12 @@ def content_hash(pairs: Iterable[tuple[str, str]]) -> str:
     for label, sha256 in sorted(pairs):
         digest.update(f"{label}\t{sha256}\n".encode())
     return digest.hexdigest()
+
+
+def folder_images_sha256(paths: Iterable[Path]) -> str:
+    """`content_hash` of image files laid out as <class>/<file>: for the photos a model was measured on,
+    so that two versions measured on the same photos can be compared (trainer/actions.py)."""
+    return content_hash((Path(path).parent.name, file_sha256(Path(path))) for path in paths)
 
 
 class Collection:

@@ -120,11 +120,40 @@ class ModelVersion(models.Model):
     test_accuracy = models.FloatField(null=True, blank=True)
     summary = models.TextField(blank=True, help_text="model.summary() of the trained network.")
     dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="versions")
+    dataset_sha256 = models.CharField(
+        "dataset content hash", max_length=64, blank=True, help_text="The dataset's content hash when it trained."
+    )
+    test_dataset = models.ForeignKey(
+        Dataset,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Measured on this dataset; without one, on a held-out share of the training dataset.",
+    )
+    test_sha256 = models.CharField(
+        "test photos hash",
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="SHA-256 over the (class, image SHA-256) pairs it was measured on: equal hashes, same test.",
+    )
     is_active = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     trained_at = models.DateTimeField(null=True, blank=True)
+
+    # A training in the background (trainer/tasks.py): who runs it, how far it is, whether to stop.
+    # One form submission makes at most one version: a second post of the same form finds this key.
+    request_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # The training worker writes it every few seconds; one that stops writing has died (see
+    # actions.do_fail_stale_trainings), so no version stays "running" for ever.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="The worker process that trained it.")
+    progress = models.JSONField(default=dict, blank=True, help_text="Phase, epoch, loss and accuracy so far.")
+    cancel_requested = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -132,7 +161,19 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(
                 fields=["is_active"], condition=models.Q(is_active=True), name="trainer_single_active_version"
             ),
+            models.CheckConstraint(
+                condition=~models.Q(is_active=True) | models.Q(status="ready"),
+                name="trainer_active_version_is_ready",
+            ),
+        ]
+        permissions = [
+            ("train_modelversion", "Can train a new model version"),
+            ("activate_modelversion", "Can activate a model version"),
         ]
 
     def __str__(self):
         return f"{self.name} (#{self.pk})" if self.pk else self.name
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -1,25 +1,51 @@
-"""The trainer app's background work.
+"""The trainer app's background work: checking datasets and training model versions.
 
-Dataset checks go to the "datasets" queue, so that a long training never holds up a dataset and a large
-dataset never holds up a training. CELERY_TASK_ROUTES sends all of trainer.tasks to "training"; the
+Trainings go to the "training" queue and dataset checks to the "datasets" queue, both served by the
+training worker and never by the prediction worker, so that a long training never holds up a
+prediction. CELERY_TASK_ROUTES sends all of trainer.tasks to "training"; the
 queue given when sending (`enqueue_ingest_dataset`) wins over a route. It is given there and not as the
 task's `queue=` attribute, which Celery 5.7 deprecates and 6.0 will ignore.
 """
 
 import logging
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
 
+from billiard.exceptions import WorkerLostError
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import task_failure, worker_ready
+from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from .actions import do_fail_ingestion, do_finish_ingestion
-from .datasets import INGEST_TIME_LIMIT_SECONDS, Collection, DatasetRefused, collect, delete_files
-from .models import Dataset
+from .actions import (
+    do_beat_training,
+    do_claim_training,
+    do_end_training,
+    do_fail_ingestion,
+    do_fail_stale_trainings,
+    do_finish_ingestion,
+    do_finish_training,
+)
+from .datasets import (
+    INGEST_TIME_LIMIT_SECONDS,
+    Collection,
+    DatasetRefused,
+    collect,
+    delete_files,
+    folder_images_sha256,
+    materialize,
+)
+from .models import Dataset, ModelVersion
 
 logger = logging.getLogger(__name__)
 
 DATASETS_QUEUE = "datasets"
+TRAINING_QUEUE = "training"
 # A dataset whose check killed the worker this many times (out of memory, say) is failed, not retried forever.
 MAX_INGEST_ATTEMPTS = 3
 
@@ -73,3 +99,190 @@ def ingest_dataset(dataset_id: int) -> None:
 def enqueue_ingest_dataset(dataset_id: int) -> None:
     """Send a dataset to the workers of the "datasets" queue; call it after the dataset's row is committed."""
     ingest_dataset.apply_async((dataset_id,), queue=DATASETS_QUEUE)
+
+
+# --- Training -------------------------------------------------------------------------------------------
+
+
+# acks_late without reject_on_worker_lost: a pool process that is killed mid-training (out of memory, say)
+# does not get the training again, which could kill it again; _fail_lost_training records why it ended.
+# If the whole host goes, the broker hands the message out again after its visibility timeout, and that
+# delivery finds the version running with a stale heartbeat and fails it.
+@shared_task(
+    bind=True,
+    acks_late=True,
+    soft_time_limit=settings.CATDOG_TRAINING_TIME_LIMIT,
+    time_limit=settings.CATDOG_TRAINING_TIME_LIMIT + 120,
+)
+def train_model_version(self, version_id: int) -> None:
+    do_fail_stale_trainings()
+    version = do_claim_training(version_id, worker=self.request.hostname or "")
+    if version is None:
+        logger.info("Training of version %s: not queued any more (cancelled, deleted or taken); skipped", version_id)
+        return
+    started_at = version.started_at
+    heartbeat = _Heartbeat(version_id, started_at)
+    status, error = ModelVersion.Status.FAILED, ""
+    try:
+        with heartbeat.running(), tempfile.TemporaryDirectory(prefix="catdog-train-") as tmp:
+            result, test_sha256 = _train(version, Path(tmp), heartbeat)
+            heartbeat.set(phase="saving")
+            if do_finish_training(
+                version_id, started_at, model_path=result.model_path, result=result, test_sha256=test_sha256
+            ):
+                logger.info("Version %s trained: test accuracy %.4f", version, result.metrics["accuracy"])
+                return
+            status, error = ModelVersion.Status.CANCELLED, "Cancelled by an administrator as it was saved."
+    except _Cancelled as cancelled:
+        status, error = ModelVersion.Status.CANCELLED, str(cancelled)
+    except ValueError as refusal:  # trainer.ml.data.DatasetError among them: what the data cannot do
+        error = str(refusal)
+    except SoftTimeLimitExceeded:
+        error = f"The training took longer than {settings.CATDOG_TRAINING_TIME_LIMIT // 60} minutes and was stopped."
+    except Exception as unexpected:
+        logger.exception("Training of version %s failed", version_id)
+        error = f"The training failed: {type(unexpected).__name__}: {unexpected}"
+    do_end_training(version_id, status, error, started_at=started_at)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
+    """Copy the dataset(s) out of storage, train with the version's settings; the result and the hash of
+    the photos it was measured on."""
+    from .ml.train import EpochProgress, TrainingCancelled, TrainingConfig, run_training  # TensorFlow: worker only
+
+    if version.dataset is None:
+        raise ValueError("The training dataset was deleted.")
+    heartbeat.set(phase="copying")
+    materialize(version.dataset, folder / "train")
+    test_dir = None
+    if version.test_dataset_id is not None:
+        test_dir = folder / "test"
+        materialize(version.test_dataset, test_dir)
+    params = version.params
+    config = TrainingConfig(
+        train_dir=folder / "train",
+        test_dir=test_dir,
+        output_path=folder / "model.keras",
+        architecture=version.architecture,
+        image_size=params.get("image_size"),
+        epochs=params.get("epochs"),
+        batch_size=params.get("batch_size") or 32,
+        learning_rate=params.get("learning_rate"),
+        test_split=params.get("test_split") or 0.2,
+        seed=params.get("seed") or 1337,
+        augmentation=params.get("augmentation"),
+        dropout=params.get("dropout"),
+        weights=settings.CATDOG_MOBILENET_WEIGHTS,
+    )
+
+    def on_progress(progress) -> None:
+        if isinstance(progress, EpochProgress):
+            heartbeat.epoch_ended(progress)
+        else:
+            heartbeat.set(phase=progress.phase, done=progress.done, total=progress.total)
+
+    try:
+        result = run_training(config, progress_callback=on_progress, should_cancel=heartbeat.cancelled.is_set)
+    except TrainingCancelled:
+        where = heartbeat.progress.get("epoch")
+        at = f" after epoch {where} of {heartbeat.progress['epochs']}" if where else ""
+        raise _Cancelled(f"Cancelled by an administrator{at}.") from None
+    return result, folder_images_sha256(result.test_paths)
+
+
+class _Heartbeat:
+    """Writes the training's progress and heartbeat from a thread of its own every few seconds, and
+    raises `cancelled` when an administrator asked to stop (or the training was taken from this run)."""
+
+    def __init__(self, version_id: int, started_at):
+        self.version_id = version_id
+        self.started_at = started_at
+        self.progress: dict = {"phase": "starting", "history": {}}
+        self.cancelled = threading.Event()
+        self._stop = threading.Event()
+
+    def set(self, **fields) -> None:
+        if "phase" in fields and fields["phase"] != self.progress.get("phase"):
+            fields["phase_started"] = timezone.now().isoformat()
+        # A new dict each time: the thread reads `progress` while the training replaces it.
+        self.progress = {**self.progress, **fields}
+
+    def epoch_ended(self, progress) -> None:
+        history = {key: list(values) for key, values in self.progress.get("history", {}).items()}
+        for key in ("loss", "accuracy", "test_loss", "test_accuracy"):
+            value = getattr(progress, key)
+            if value is not None:
+                history.setdefault(key, []).append(value)
+        self.set(
+            phase="training",
+            epoch=progress.epoch,
+            epochs=progress.epochs,
+            loss=progress.loss,
+            accuracy=progress.accuracy,
+            test_loss=progress.test_loss,
+            test_accuracy=progress.test_accuracy,
+            history=history,
+        )
+
+    @contextmanager
+    def running(self):
+        thread = threading.Thread(target=self._run, name=f"training-{self.version_id}-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+            self._beat()  # the last progress, so that the page shows where it ended
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(settings.CATDOG_TRAINING_HEARTBEAT_SECONDS):
+                self._beat()
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _beat(self) -> None:
+        try:
+            answer = do_beat_training(self.version_id, self.started_at, self.progress)
+        except Exception:
+            logger.exception("Training of version %s: could not write the heartbeat", self.version_id)
+            return
+        if answer is None or answer:
+            self.cancelled.set()
+
+
+def enqueue_train_model_version(version_id: int) -> None:
+    """Send a training to the workers of the "training" queue; call it after the version is committed."""
+    train_model_version.apply_async((version_id,), queue=TRAINING_QUEUE)
+
+
+@task_failure.connect
+def _fail_lost_training(sender=None, exception=None, args=None, **kwargs):
+    """The worker's main process hears of a pool process that died mid-training (killed, out of memory)
+    or hit the hard time limit: the training cannot record that itself."""
+    if getattr(sender, "name", None) != train_model_version.name or not args:
+        return
+    if isinstance(exception, WorkerLostError):
+        error = f"The worker process running this training died ({exception}); see the worker's log."
+    elif isinstance(exception, TimeLimitExceeded):
+        error = "The training overran its hard time limit and its process was stopped."
+    else:
+        return  # the task records every other ending itself
+    do_end_training(args[0], ModelVersion.Status.FAILED, error)
+
+
+@worker_ready.connect
+def _fail_trainings_of_a_restarted_worker(sender=None, **kwargs):
+    """A worker that starts cannot be running a training yet: any still marked as running under its
+    name were interrupted when it stopped (a crash, or a kill of the whole worker)."""
+    hostname = getattr(sender, "hostname", None)
+    if hostname:
+        ModelVersion.objects.filter(status=ModelVersion.Status.RUNNING, worker=hostname).update(
+            status=ModelVersion.Status.FAILED,
+            error="The worker running this training stopped before it finished; see the worker's log.",
+        )

@@ -145,6 +145,12 @@ CATDOG_SHIPPED_MODEL_DIR = BASE_DIR / "trainer" / "shipped"
 CATDOG_MODEL_CACHE_DIR = Path(env("CATDOG_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
 # ImageNet MobileNetV2 weights: a path to a Keras weights file, or "imagenet" to let Keras download them.
 CATDOG_MOBILENET_WEIGHTS = env("CATDOG_MOBILENET_WEIGHTS", default="imagenet")
+# Trainings started from the admin (trainer/tasks.py). The worker writes a heartbeat this often; a
+# running training whose heartbeat is older than the timeout is failed (its worker died). A training
+# is stopped after the time limit.
+CATDOG_TRAINING_HEARTBEAT_SECONDS = env.float("CATDOG_TRAINING_HEARTBEAT_SECONDS", default=3.0)
+CATDOG_TRAINING_STALE_SECONDS = env.int("CATDOG_TRAINING_STALE_SECONDS", default=120)
+CATDOG_TRAINING_TIME_LIMIT = env.int("CATDOG_TRAINING_TIME_LIMIT", default=6 * 60 * 60)
 
 # Celery. The default broker is a folder on disk so that the app runs with no daemon.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

@@ -35,6 +35,7 @@ class Datasets:
     x_test: np.ndarray
     y_test: np.ndarray
     skipped: list[SkippedFile] = field(default_factory=list)
+    test_paths: list[Path] = field(default_factory=list)  # the files x_test came from, in its order
 
 
 def list_class_folder(folder: Path, class_names: list[str] | None = None) -> tuple[list[Path], np.ndarray, list[str]]:
@@ -109,21 +110,22 @@ def _load_class_folder(folder: Path, image_size: int, class_names: list[str] | N
     paths, labels, class_names = list_class_folder(folder, class_names)
     images, readable, skipped = load_images(paths, image_size)
     labels = labels[readable]
+    paths = [path for path, ok in zip(paths, readable, strict=True) if ok]
     counts = np.bincount(labels, minlength=len(class_names))
     for name, count in zip(class_names, counts, strict=True):
         if count == 0:
             raise DatasetError(f"The class folder {Path(folder) / name} has no readable images.")
-    return images, labels, class_names, skipped
+    return images, labels, class_names, skipped, paths
 
 
 def make_datasets(
     train_dir: Path, test_dir: Path | None, image_size: int, test_split: float = 0.2, seed: int = 1337
 ) -> Datasets:
     """Train and test arrays: from two folders, or from one split by a seeded, stratified draw."""
-    images, labels, class_names, skipped = _load_class_folder(train_dir, image_size)
+    images, labels, class_names, skipped, paths = _load_class_folder(train_dir, image_size)
     if test_dir is not None:
-        x_test, y_test, _, test_skipped = _load_class_folder(test_dir, image_size, class_names)
-        return Datasets(class_names, images, labels, x_test, y_test, skipped + test_skipped)
+        x_test, y_test, _, test_skipped, test_paths = _load_class_folder(test_dir, image_size, class_names)
+        return Datasets(class_names, images, labels, x_test, y_test, skipped + test_skipped, test_paths)
 
     for name, count in zip(class_names, np.bincount(labels), strict=True):
         if count < 2:
@@ -132,4 +134,5 @@ def make_datasets(
                 "testing, or give a separate test folder."
             )
     train, test = stratified_split(labels, test_split, seed)
-    return Datasets(class_names, images[train], labels[train], images[test], labels[test], skipped)
+    test_paths = [paths[i] for i in test]
+    return Datasets(class_names, images[train], labels[train], images[test], labels[test], skipped, test_paths)

@@ -10,10 +10,8 @@ the parts separately; the saved model is the whole.
 import keras
 from keras import layers
 
-from . import AUGMENTATIONS
+from . import AUGMENTATIONS, MOBILENET_V2, SIMPLE_CNN
 
-MOBILENET_V2 = "mobilenet_v2"
-SIMPLE_CNN = "simple_cnn"
 ARCHITECTURES = (MOBILENET_V2, SIMPLE_CNN)
 
 

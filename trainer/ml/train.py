@@ -15,26 +15,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import AUGMENTATIONS
+from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_TEST_SPLIT
 from .data import Datasets, SkippedFile, class_weights, make_datasets
 from .evaluate import evaluate
-from .model import MOBILENET_V2, SIMPLE_CNN, make_model, summary_text
+from .model import MOBILENET_V2, make_model, summary_text
 
 logger = logging.getLogger(__name__)
-
-# What an unset (None) setting of TrainingConfig becomes. For mobilenet_v2, chosen by 5-fold
-# cross-validation of the head on the 2,000 training photos of cats and dogs, not on the test photos:
-# 224x224, the resolution the ImageNet weights were trained at, scored 98.45% where
-# 192x192 scored 98.0%; no augmentation beat flipped or fully augmented copies of the features
-# (98.2%), since the frozen ImageNet features already ignore what augmentation varies; dropout 0.5
-# beat 0.2 and 20 epochs beat 5 and 10. 224x224 also serves a photo within 20 ms on two cores (see
-# classifier/inference.py). A network learning from scratch needs augmentation, so simple_cnn
-# augments fully; at 96x96 an epoch of 1,600 photos takes about 35 s on two cores (75 s at 128x128),
-# and it learns slowly: 64% on cats and dogs after 15 epochs, where MobileNetV2 reaches 98.9%.
-ARCHITECTURE_DEFAULTS = {
-    MOBILENET_V2: {"image_size": 224, "epochs": 20, "learning_rate": 1e-3, "dropout": 0.5, "augmentation": "none"},
-    SIMPLE_CNN: {"image_size": 96, "epochs": 30, "learning_rate": 1e-3, "dropout": 0.3, "augmentation": "full"},
-}
 
 
 @dataclass
@@ -45,10 +31,10 @@ class TrainingConfig:
     architecture: str = MOBILENET_V2
     image_size: int | None = None
     epochs: int | None = None
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     learning_rate: float | None = None
-    test_split: float = 0.2
-    seed: int = 1337
+    test_split: float = DEFAULT_TEST_SPLIT
+    seed: int = DEFAULT_SEED
     augmentation: str | None = None  # one of AUGMENTATIONS, see model.make_augmentation
     # mobilenet_v2 with augmentation: the head learns from the features of the photos plus this many
     # randomly augmented copies of them, each computed once (the frozen backbone's features of a
@@ -69,6 +55,16 @@ class EpochProgress:
 
 
 @dataclass
+class StepProgress:
+    """Progress through a phase that is not an epoch: "loading" the photos, or computing the frozen
+    encoder's "features" (mobilenet_v2), `done` of `total` batches."""
+
+    phase: str
+    done: int
+    total: int
+
+
+@dataclass
 class TrainingResult:
     model_path: Path
     architecture: str
@@ -78,13 +74,14 @@ class TrainingResult:
     metrics: dict  # accuracy, loss, per_class, confusion_matrix, history, counts
     summary: str
     skipped_files: list[SkippedFile]
+    test_paths: list[Path]  # the test photos that were measured
 
 
 class TrainingCancelled(Exception):
     """`should_cancel` said stop; nothing was saved."""
 
 
-ProgressCallback = Callable[[EpochProgress], None]
+ProgressCallback = Callable[[EpochProgress | StepProgress], None]
 CancelCheck = Callable[[], bool]
 
 
@@ -110,13 +107,15 @@ def run_training(
 ) -> TrainingResult:
     """Read the folders, train, measure on the test photos and save the model to `config.output_path`.
 
-    `progress_callback` hears about every epoch; `should_cancel` is asked between epochs and between
-    batches of feature extraction, and a True answer raises TrainingCancelled.
+    `progress_callback` hears about the phases and every epoch; `should_cancel` is asked after every
+    batch, and a True answer raises TrainingCancelled.
     """
     config = with_defaults(config)
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     size = config.image_size
+    if progress_callback is not None:
+        progress_callback(StepProgress("loading", 0, 1))
     datasets = make_datasets(config.train_dir, config.test_dir, size, config.test_split, config.seed)
     num_classes = len(datasets.class_names)
     model = make_model(
@@ -160,6 +159,7 @@ def run_training(
         metrics=metrics,
         summary=summary_text(model),
         skipped_files=datasets.skipped,
+        test_paths=datasets.test_paths,
     )
 
 
@@ -178,7 +178,9 @@ def train(
     reporter = _EpochReporter(config.epochs, progress_callback, should_cancel)
     weights = class_weights(datasets.y_train, len(datasets.class_names))
     if config.architecture == MOBILENET_V2:
-        fit_model, x_train, y_train, x_test = _features_for_head(model, datasets, config, should_cancel)
+        fit_model, x_train, y_train, x_test = _features_for_head(
+            model, datasets, config, progress_callback, should_cancel
+        )
     else:
         fit_model, x_train, y_train, x_test = model, datasets.x_train, datasets.y_train, datasets.x_test
 
@@ -209,17 +211,34 @@ def train(
     return history, probabilities
 
 
-def _features_for_head(model, datasets: Datasets, config: TrainingConfig, should_cancel: CancelCheck | None):
+def _features_for_head(
+    model,
+    datasets: Datasets,
+    config: TrainingConfig,
+    progress_callback: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+):
     """The head alone, with the frozen encoder's features of the training and test photos.
 
     On two CPU cores the encoder is nearly all the cost of an epoch; computing its features once,
     augmented copies included, makes each epoch a fraction of a second.
     """
     copies = config.augment_copies  # 0 without augmentation, see with_defaults
-    train_parts = [extract_features(model, datasets.x_train, config.batch_size, False, should_cancel)]
+    batches = -(-len(datasets.x_train) // config.batch_size) * (1 + copies)
+    batches += -(-len(datasets.x_test) // config.batch_size)
+    done = 0
+
+    def after_batch() -> bool:
+        nonlocal done
+        done += 1
+        if progress_callback is not None:
+            progress_callback(StepProgress("features", done, batches))
+        return should_cancel is not None and should_cancel()
+
+    train_parts = [extract_features(model, datasets.x_train, config.batch_size, False, after_batch)]
     for _ in range(copies):
-        train_parts.append(extract_features(model, datasets.x_train, config.batch_size, True, should_cancel))
-    x_test = extract_features(model, datasets.x_test, config.batch_size, False, should_cancel)
+        train_parts.append(extract_features(model, datasets.x_train, config.batch_size, True, after_batch))
+    x_test = extract_features(model, datasets.x_test, config.batch_size, False, after_batch)
     y_train = np.concatenate([datasets.y_train] * (1 + copies))
     return model.get_layer("head"), np.concatenate(train_parts), y_train, x_test
 
@@ -241,9 +260,9 @@ def extract_features(
 
     batches = []
     for start in range(0, len(images), batch_size):
+        batches.append(features(images[start : start + batch_size]).numpy())
         if should_cancel is not None and should_cancel():
             raise TrainingCancelled
-        batches.append(features(images[start : start + batch_size]).numpy())
     return np.concatenate(batches)
 
 
@@ -254,6 +273,12 @@ class _EpochReporter(keras.callbacks.Callback):
         self.progress_callback = progress_callback
         self.should_cancel = should_cancel
         self.cancelled = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        # An epoch of simple_cnn takes half a minute or more on two cores: stop after this batch.
+        if self.should_cancel is not None and self.should_cancel():
+            self.cancelled = True
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -268,8 +293,8 @@ class _EpochReporter(keras.callbacks.Callback):
                     test_accuracy=_optional_float(logs.get("val_accuracy")),
                 )
             )
-        if self.should_cancel is not None and self.should_cancel():
-            # Stop cleanly at the end of this epoch; train() raises once fit() has returned.
+        if self.cancelled or (self.should_cancel is not None and self.should_cancel()):
+            # Stop cleanly; train() raises once fit() has returned.
             self.cancelled = True
             self.model.stop_training = True
 

@@ -45,6 +45,7 @@ class Command(BaseCommand):
                 params=shipped["params"],
                 metrics=shipped["metrics"],
                 summary=shipped["summary"],
+                test_sha256=shipped.get("test_sha256", ""),
             )
             self.stdout.write(
                 f"Registered the shipped model as version {version} "

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from trainer.actions import do_register_model_version
+from trainer.datasets import folder_images_sha256
 from trainer.files import file_sha256
 from trainer.ml import AUGMENTATIONS
 from trainer.models import ModelVersion
@@ -100,6 +101,7 @@ class Command(BaseCommand):
             for skipped in result.skipped_files:
                 self.stderr.write(self.style.WARNING(f"Skipped {skipped.path}: {skipped.reason}"))
             metrics = result.metrics
+            test_sha256 = folder_images_sha256(result.test_paths)
             self.stdout.write(
                 f"Test accuracy {metrics['accuracy']:.4f} on {metrics['num_test']} photos "
                 f"({metrics['num_train']} for training, {metrics['training_seconds']:.0f} s)."
@@ -113,7 +115,7 @@ class Command(BaseCommand):
 
             if output is not None:
                 sidecar = output.with_suffix(".json")
-                sidecar.write_text(json.dumps(self._sidecar(name, result, options), indent=2) + "\n")
+                sidecar.write_text(json.dumps(self._sidecar(name, result, test_sha256, options), indent=2) + "\n")
                 self.stdout.write(f"Wrote {output} and {sidecar}.")
             if not options["no_register"]:
                 version = do_register_model_version(
@@ -125,18 +127,21 @@ class Command(BaseCommand):
                     params=result.params,
                     metrics=metrics,
                     summary=result.summary,
+                    test_sha256=test_sha256,
                     activate=options["activate"],
                 )
                 state = "active" if version.is_active else "not active"
                 self.stdout.write(self.style.SUCCESS(f"Registered model version {version} ({state})."))
 
     def _print_epoch(self, progress):
+        if not hasattr(progress, "epoch"):
+            return  # a phase (loading, features): the epochs are what this command reports
         line = f"epoch {progress.epoch}/{progress.epochs}: loss {progress.loss:.4f}, accuracy {progress.accuracy:.4f}"
         if progress.test_accuracy is not None:
             line += f", test loss {progress.test_loss:.4f}, test accuracy {progress.test_accuracy:.4f}"
         self.stdout.write(line)
 
-    def _sidecar(self, name: str, result, options) -> dict:
+    def _sidecar(self, name: str, result, test_sha256: str, options) -> dict:
         """What the .keras file is, how well it scores and how to train it again."""
         weights = None
         if result.architecture == MOBILENET_V2:
@@ -151,6 +156,7 @@ class Command(BaseCommand):
             "image_size": result.image_size,
             "params": result.params,
             "metrics": result.metrics,
+            "test_sha256": test_sha256,
             "summary": result.summary,
             "command": self._command_line(name, result, options),
             "weights": weights,

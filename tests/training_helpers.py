@@ -1,0 +1,23 @@
+"""Tiny trainings for the tests/test_training_*.py files: a few small photos, one or two epochs."""
+
+from trainer.actions import do_request_training
+
+# Settings as trainer.forms.TrainingForm.params() resolves them; small enough to train in seconds.
+TINY = {
+    "architecture": "simple_cnn",
+    "image_size": 32,
+    "epochs": 2,
+    "batch_size": 4,
+    "learning_rate": 0.001,
+    "augmentation": "none",
+    "dropout": 0.3,
+    "test_split": 0.25,
+    "seed": 7,
+}
+
+
+def request_tiny_training(dataset, **overrides):
+    """Queue a tiny training of `dataset` (not run: the caller decides when its task runs)."""
+    params = {**TINY, **overrides.pop("params", {})}
+    version, _ = do_request_training(dataset, name=overrides.pop("name", "tiny"), params=params, **overrides)
+    return version

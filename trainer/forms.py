@@ -1,0 +1,124 @@
+"""The admin's training form: the settings a person would tune, each with its default (no TensorFlow)."""
+
+import uuid
+
+from django import forms
+from django.utils import timezone
+
+from .ml import (
+    ARCHITECTURE_DEFAULTS,
+    AUGMENTATIONS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_SEED,
+    DEFAULT_TEST_SPLIT,
+    MOBILENET_V2,
+)
+from .models import Dataset, ModelVersion
+
+AUGMENTATION_LABELS = {
+    "none": "None",
+    "flip": "Light: mirror left to right",
+    "full": "Strong: move, turn, zoom, shear, mirror and add noise",
+}
+assert set(AUGMENTATION_LABELS) == set(AUGMENTATIONS)
+
+
+def _defaults_help(setting: str, describe=str) -> str:
+    return "Empty: " + "; ".join(
+        f"{describe(defaults[setting])} for {arch}" for arch, defaults in ARCHITECTURE_DEFAULTS.items()
+    )
+
+
+class TrainingForm(forms.Form):
+    """Every setting has a default; the empty ones take their architecture's (trainer/ml/__init__.py)."""
+
+    name = forms.CharField(max_length=200, required=False, help_text="Empty: the dataset, architecture and time.")
+    architecture = forms.ChoiceField(
+        choices=ModelVersion.Architecture.choices,
+        initial=MOBILENET_V2,
+        help_text="MobileNetV2 learns from a few hundred photos in minutes; a simple CNN needs far more of both.",
+    )
+    image_size = forms.IntegerField(
+        required=False, min_value=32, max_value=512, help_text=_defaults_help("image_size", lambda v: f"{v}×{v}")
+    )
+    epochs = forms.IntegerField(required=False, min_value=1, max_value=500, help_text=_defaults_help("epochs"))
+    batch_size = forms.IntegerField(initial=DEFAULT_BATCH_SIZE, min_value=1, max_value=512)
+    learning_rate = forms.FloatField(
+        required=False, min_value=1e-6, max_value=1.0, help_text=_defaults_help("learning_rate")
+    )
+    augmentation = forms.ChoiceField(
+        choices=[("", "The architecture's default"), *AUGMENTATION_LABELS.items()],
+        required=False,
+        label="Augmentation strength",
+        help_text=_defaults_help("augmentation", lambda v: AUGMENTATION_LABELS[v].split(":")[0].lower()),
+    )
+    test_dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        required=False,
+        help_text="Measure on this dataset (same classes). Empty: hold out the test split of this dataset.",
+    )
+    test_split = forms.FloatField(
+        initial=DEFAULT_TEST_SPLIT,
+        min_value=0.05,
+        max_value=0.5,
+        help_text="Share of each class held out for testing, when no test dataset is chosen.",
+    )
+    seed = forms.IntegerField(
+        initial=DEFAULT_SEED, min_value=0, max_value=2**31 - 1, help_text="The same seed gives the same split."
+    )
+    # One per form shown: posting the same form twice finds the version the first post made.
+    request_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def __init__(self, *args, dataset: Dataset, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dataset = dataset
+        self.fields["test_dataset"].queryset = Dataset.objects.filter(status=Dataset.Status.READY).exclude(
+            pk=dataset.pk
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        test_dataset = cleaned.get("test_dataset")
+        if test_dataset is not None and test_dataset.class_names != self.dataset.class_names:
+            self.add_error(
+                "test_dataset",
+                f"Its classes {', '.join(test_dataset.class_names)} are not this dataset's "
+                f"({', '.join(self.dataset.class_names)}).",
+            )
+        elif test_dataset is None and "test_split" in cleaned:
+            counts = (self.dataset.report or {}).get("counts", {})
+            small = sorted(label for label, count in counts.items() if count < 2)
+            if small:
+                self.add_error(
+                    None,
+                    f"{', '.join(small)}: fewer than 2 images, so none can be held out for testing. "
+                    "Add images or choose a test dataset.",
+                )
+        return cleaned
+
+    def params(self) -> dict:
+        """The settings with every default resolved, as the version records them."""
+        cleaned = self.cleaned_data
+        architecture = cleaned["architecture"]
+        defaults = ARCHITECTURE_DEFAULTS[architecture]
+
+        def chosen(setting):
+            value = cleaned.get(setting)
+            return defaults[setting] if value in (None, "") else value
+
+        return {
+            "architecture": architecture,
+            "image_size": chosen("image_size"),
+            "epochs": chosen("epochs"),
+            "batch_size": cleaned["batch_size"],
+            "learning_rate": chosen("learning_rate"),
+            "augmentation": chosen("augmentation"),
+            "dropout": defaults["dropout"],
+            "test_split": None if cleaned.get("test_dataset") else cleaned["test_split"],
+            "seed": cleaned["seed"],
+        }
+
+    def version_name(self) -> str:
+        return self.cleaned_data["name"] or (
+            f"{self.dataset.name}-{self.cleaned_data['architecture']}-{timezone.localtime():%Y%m%d-%H%M}"
+        )
