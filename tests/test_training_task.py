@@ -50,6 +50,7 @@ def test_a_finished_training_records_the_model_and_how_it_was_made(dataset):
     assert version.class_names == ["cat", "dog"] and version.image_size == 32
     assert version.dataset == dataset and version.dataset_sha256 == dataset.content_sha256
     assert (version.params["seed"], version.params["epochs"], version.params["architecture"]) == (7, 2, "simple_cnn")
+    assert "train_dir" not in version.params and "test_dir" not in version.params  # temporary copies
     metrics = version.metrics
     assert version.test_accuracy == metrics["accuracy"]
     assert set(metrics["per_class"]) == {"cat", "dog"}

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from .actions import (
@@ -267,7 +268,7 @@ class DatasetAdmin(admin.ModelAdmin):
                 form.add_error(None, str(refusal))
             else:
                 if created:
-                    self.message_user(request, f"{version} is queued for training.", messages.SUCCESS)
+                    self.message_user(request, f"Queued the training of {version}.", messages.SUCCESS)
                 else:
                     self.message_user(
                         request, f"That training is already {version.get_status_display().lower()}: {version}.",
@@ -347,7 +348,7 @@ def training_progress(version: ModelVersion) -> dict:
     now = timezone.now()
     end = now if version.in_progress else (version.heartbeat_at or version.trained_at or now)
     elapsed = (end - version.started_at).total_seconds() if version.started_at else None
-    phase = progress.get("phase")
+    phase = progress.get("phase") or ("starting" if version.status == ModelVersion.Status.RUNNING else None)
     epoch, epochs = progress.get("epoch") or 0, progress.get("epochs") or version.params.get("epochs")
     done, total = progress.get("done") or 0, progress.get("total") or 0
     remaining = None
@@ -393,9 +394,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
     are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
 
-    list_display = [
-        "name", "status", "is_active", "architecture", "test_accuracy", "image_size", "dataset", "created_at",
-    ]  # fmt: skip
+    list_display = ["name", "status", "state", "is_active", "architecture", "test_accuracy", "dataset", "created_at"]
     list_filter = ["status", "architecture", "is_active"]
     search_fields = ["name"]
     list_select_related = ["dataset"]
@@ -418,14 +417,26 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False  # the page shows the version; its buttons act on it
 
     def has_delete_permission(self, request, obj=None):
-        # The active version answers every prediction; past predictions keep theirs (PROTECT).
-        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
+        # The active version answers every prediction; past predictions keep theirs (PROTECT); a training
+        # in progress is cancelled first, so that its worker is not left writing to a missing row.
+        busy = obj is not None and (obj.is_active or obj.in_progress)
+        return super().has_delete_permission(request, obj) and not busy
 
     def has_activate_permission(self, request, obj=None):
         return request.user.has_perm("trainer.activate_modelversion")
 
     def has_train_permission(self, request, obj=None):
         return request.user.has_perm("trainer.train_modelversion")
+
+    @admin.display(description="progress")
+    def state(self, version):
+        if version.status == ModelVersion.Status.RUNNING:
+            progress = training_progress(version)
+            step = f"epoch {progress['epoch']} of {progress['epochs']}" if progress["epoch"] else progress["phase"]
+            return f"{step}, {progress['remaining']} left" if progress["remaining"] else step
+        if version.status in (ModelVersion.Status.FAILED, ModelVersion.Status.CANCELLED):
+            return Truncator(version.error).chars(80)
+        return "—"
 
     @admin.display(description="settings")
     def settings_table(self, version):
@@ -479,7 +490,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def _activate(self, request, version: ModelVersion):
         do_activate_model_version(version)
         self.message_user(
-            request, f"{version} is now the active model: workers answer with it from the next photo.", messages.SUCCESS
+            request, f"Activated {version}: workers answer with it from the next photo.", messages.SUCCESS
         )
         return redirect("admin:trainer_modelversion_change", version.pk)
 
@@ -489,7 +500,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         version = get_object_or_404(ModelVersion, pk=unquote(object_id))
         if do_cancel_training(version):
-            self.message_user(request, f"Cancelling {version}; it stops within a few seconds.", messages.SUCCESS)
+            self.message_user(request, f"Cancelling the training of {version}; it stops within seconds.")
         else:
             self.message_user(request, f"{version} had already ended.", messages.WARNING)
         return redirect("admin:trainer_modelversion_change", version.pk)

@@ -124,9 +124,10 @@ def train_model_version(self, version_id: int) -> None:
     heartbeat = _Heartbeat(version_id, started_at)
     status, error = ModelVersion.Status.FAILED, ""
     try:
-        with heartbeat.running(), tempfile.TemporaryDirectory(prefix="catdog-train-") as tmp:
-            result, test_sha256 = _train(version, Path(tmp), heartbeat)
-            heartbeat.set(phase="saving")
+        with tempfile.TemporaryDirectory(prefix="catdog-train-") as tmp:
+            with heartbeat.running():  # its last beat, on the way out, records the last epoch
+                result, test_sha256 = _train(version, Path(tmp), heartbeat)
+                heartbeat.set(phase="saving")
             if do_finish_training(
                 version_id, started_at, model_path=result.model_path, result=result, test_sha256=test_sha256
             ):
@@ -191,6 +192,8 @@ def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
         where = heartbeat.progress.get("epoch")
         at = f" after epoch {where} of {heartbeat.progress['epochs']}" if where else ""
         raise _Cancelled(f"Cancelled by an administrator{at}.") from None
+    # The folders were this run's temporary copies; the version names its datasets itself.
+    result.params = {key: value for key, value in result.params.items() if key not in ("train_dir", "test_dir")}
     return result, folder_images_sha256(result.test_paths)
 
 

@@ -1,0 +1,65 @@
+"""Debian's Chromium driven by Playwright, and the screenshots the browser tests leave behind."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def require_chromium() -> str:
+    """The path of Debian's chromium. Missing: a skip locally, a failure where CATDOG_REQUIRE_BROWSER=1 (CI)."""
+    problem = None
+    path = shutil.which("chromium")
+    if path is None:
+        problem = "the browser tests need Debian's chromium: apt-get install -y chromium"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the browser tests need the playwright package (requirements-dev.txt)"
+    if problem is None:
+        return path
+    if os.environ.get("CATDOG_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"CATDOG_REQUIRE_BROWSER=1 but {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
+class Screenshots:
+    """Numbered full-page screenshots: test-artifacts/screenshots/<test>/NN-name.png."""
+
+    def __init__(self, test_name: str):
+        self.folder = SCREENSHOTS / test_name
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.count = 0
+
+    def __call__(self, page, name: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{name}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+
+def assert_fits_the_width(page) -> None:
+    """Nothing sticks out sideways (a phone would scroll horizontally)."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{page.url}: the page is {widths[0]} px wide in a {widths[1]} px window"
+
+
+def assert_images_loaded(page) -> None:
+    """Every image in view has loaded (a broken thumbnail or photo shows as an empty box)."""
+    page.wait_for_function(
+        "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight).every(i => i.complete)"
+    )
+    broken = page.evaluate(
+        "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight"
+        " && i.naturalWidth === 0).map(i => i.src)"
+    )
+    assert broken == [], f"{page.url}: images that did not load: {broken}"

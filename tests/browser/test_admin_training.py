@@ -1,0 +1,118 @@
+"""An admin in a real browser: adds a dataset as a zip, sees it checked, trains a tiny model on it and watches
+the training's progress. Live server, a real worker on the training and datasets queues, Debian's Chromium."""
+
+import time
+import zipfile
+
+import pytest
+
+from trainer.models import ModelVersion
+
+from ..conftest import SHARED_DATA
+from .browser import assert_images_loaded
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+PER_CLASS = 5
+
+
+@pytest.fixture
+def pets_zip(tmp_path):
+    """Five real photos per class, one folder per class."""
+    path = tmp_path / "pets.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for label in ("cat", "dog"):
+            for n in range(1, PER_CLASS + 1):
+                archive.write(SHARED_DATA / "train" / label / f"{label}.{n}.jpg", f"{label}/{n}.jpg")
+    return path
+
+
+@pytest.fixture
+def admin_password(django_user_model):
+    django_user_model.objects.create_superuser(username="ada", password="correct horse battery")
+    return "correct horse battery"
+
+
+def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
+    page, expect, screenshot, live_url, training_worker, real_workers, pets_zip, admin_password
+):
+    page.goto(f"{live_url}/admin/")
+    page.fill("#id_username", "ada")
+    page.fill("#id_password", admin_password)
+    page.click("#login-form [type=submit]")
+    page.wait_for_url(f"{live_url}/admin/")
+    screenshot(page, "admin-index")
+
+    # Add the dataset; its page refreshes itself until the worker has checked it.
+    page.goto(f"{live_url}/admin/trainer/dataset/add/")
+    page.fill("#id_name", "pets")
+    page.set_input_files("#id_archive", pets_zip)
+    screenshot(page, "dataset-add")
+    page.click("input[name=_save]")
+    page.wait_for_url(f"{live_url}/admin/trainer/dataset/*/change/")
+    expect(page.locator("#dataset-report")).to_have_attribute("data-status", "ready", timeout=60_000)
+    rows = page.locator("#dataset-report tbody tr")
+    expect(rows).to_have_count(2)
+    for row, label in zip(rows.all(), ("cat", "dog"), strict=True):
+        expect(row.locator("td").nth(0)).to_have_text(label)
+        expect(row.locator("td").nth(1)).to_have_text(str(PER_CLASS))
+        expect(row.locator(".samples img")).not_to_have_count(0)
+    assert_images_loaded(page)
+    screenshot(page, "dataset-ready")
+
+    # A tiny training: a simple CNN at 32x32 for two epochs.
+    page.click("[data-action=train]")
+    page.wait_for_url(f"{live_url}/admin/trainer/dataset/*/train/")
+    page.select_option("#id_architecture", "simple_cnn")
+    page.fill("#id_image_size", "32")
+    page.fill("#id_epochs", "2")
+    page.fill("#id_batch_size", "4")
+    screenshot(page, "train-form")
+    page.click("[data-submit-training]")
+    page.wait_for_url(f"{live_url}/admin/trainer/modelversion/*/change/")
+    expect(page.locator(".messagelist")).to_contain_text("queued for training")
+
+    # The version page shows the training as it runs, updated in place, then reloads once when it ends.
+    panel = page.locator("#training-panel")
+    page.evaluate("window.__marker = 'same page'")
+    seen = _watch_training(page, screenshot)
+    assert seen[-1][0] == "ready", (seen, panel.inner_text())
+    running = [phase for status, phase in seen if status == "running"]
+    assert running, f"the page never showed the training running: {seen}"
+    assert any(running), f"the running training never said what it was doing: {seen}"
+    expect(panel).to_contain_text("Ready: test accuracy")
+    expect(page.locator(".confusion td.cell")).to_have_count(4)
+    screenshot(page, "version-ready")
+    version = ModelVersion.objects.get()
+    assert version.status == ModelVersion.Status.READY
+    assert version.params["architecture"] == "simple_cnn" and version.params["epochs"] == 2
+
+
+def _watch_training(page, screenshot, timeout: float = 75) -> list[tuple[str, str]]:
+    """Every (status, phase) the panel shows until the training ends; a screenshot of each while it runs."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    read = """() => {
+        const panel = document.getElementById("training-panel");
+        const phase = panel && panel.dataset.status === "running" && panel.querySelector("p strong");
+        return panel && [panel.dataset.status, phase ? phase.textContent : "", window.__marker === "same page"];
+    }"""
+    seen: list[tuple[str, str]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = page.evaluate(read)
+        except PlaywrightError:  # the page was reloading just then
+            state = None
+        if not state:
+            time.sleep(0.2)
+            continue
+        status, phase, not_reloaded = state
+        if not seen or seen[-1] != (status, phase):
+            seen.append((status, phase))
+            if status == "running" and not_reloaded:
+                screenshot(page, f"version-running-{len(seen)}")
+        if status not in ("queued", "running"):
+            return seen
+        time.sleep(0.2)
+    return seen
