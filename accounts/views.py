@@ -4,10 +4,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from .forms import SignUpForm
+from .ratelimits import rate_limit
 
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
+@rate_limit("sign-up", key="ip", rate_setting="CATDOG_RATELIMIT_SIGNUP_PER_IP")
 def signup(request):
     if request.user.is_authenticated:
         return redirect("classifier:upload")

@@ -1,10 +1,22 @@
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+
+from accounts.ratelimits import check_log_in, count_failed_log_in
 
 from .actions import do_create_predictions, do_delete_prediction
 from .models import Prediction
 from .serializers import PredictionCreateSerializer, PredictionSerializer
+
+
+class _ScopedRateThrottle(ScopedRateThrottle):
+    def get_rate(self):
+        # DRF copies the rates into the class when it is imported; read them per request instead, so
+        # that the settings in force (and a test's) apply.
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
 
 class PredictionViewSet(
@@ -13,6 +25,13 @@ class PredictionViewSet(
     """The caller's own predictions; anyone else's id answers 404."""
 
     serializer_class = PredictionSerializer
+    throttle_classes = [_ScopedRateThrottle]
+
+    def get_throttles(self):
+        # Uploads cost storage and a worker's time: their own, tighter rate per user. Reading (the pages
+        # poll each pending prediction) has a generous one.
+        self.throttle_scope = "uploads" if self.action == "create" else "api"
+        return super().get_throttles()
 
     def get_queryset(self):
         return Prediction.objects.filter(owner=self.request.user).select_related("model_version")
@@ -30,3 +49,18 @@ class PredictionViewSet(
 
     def perform_destroy(self, prediction):
         do_delete_prediction(prediction)
+
+
+class TokenView(ObtainAuthToken):
+    """`POST username, password`: the caller's token, under the same log-in limits as the log-in page."""
+
+    def post(self, request, *args, **kwargs):
+        username = str(request.data.get("username", ""))
+        wait = check_log_in(request, username)
+        if wait:
+            raise exceptions.Throttled(wait=wait)
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.ValidationError:
+            count_failed_log_in(request, username)
+            raise

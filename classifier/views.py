@@ -6,6 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from PIL import Image
 
+from accounts.ratelimits import rate_limit
+
 from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
 from .forms import UploadForm
 from .models import Prediction
@@ -19,6 +21,7 @@ def _get_prediction_for_user(request, pk: int) -> Prediction:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("upload-form", key="user", rate_setting="CATDOG_RATELIMIT_UPLOAD_FORM")
 def upload(request):
     if request.method == "GET":
         return _render_upload(request, UploadForm())

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_ratelimit",
     "accounts",
     "classifier",
     "trainer",
@@ -181,6 +182,33 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# --- Rate limits / cache ---
+# Counters live in the default cache, which every web process must share: in production a Redis URL
+# (`CACHE_URL=redis://host:6379/1`); the embedded default is a folder, shared by the processes of one machine.
+CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or f"filecache://{VAR_DIR / 'cache'}")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
+    # django-ratelimit refuses a file cache because its increments are not atomic: two requests at the
+    # same instant may count once. That is acceptable for the one-machine default, not for production.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+elif CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Django's own Redis backend increments atomically (INCR); django-ratelimit only knows django-redis.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# Rates are "N/s", "N/m", "N/h" or "N/d". Log-ins: every attempt from one address (the page, the admin's
+# and the API's token), and the failures for one username from anywhere (a correct password never counts).
+CATDOG_RATELIMIT_LOGIN_PER_IP = env("CATDOG_RATELIMIT_LOGIN_PER_IP", default="30/m")
+CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = env("CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME", default="10/h")
+CATDOG_RATELIMIT_SIGNUP_PER_IP = env("CATDOG_RATELIMIT_SIGNUP_PER_IP", default="30/h")
+# Uploads per user: requests to the upload page (each up to CATDOG_MAX_FILES_PER_UPLOAD photos), and API
+# uploads (one photo each). Every other API call per user: generous, the pages poll pending predictions.
+CATDOG_RATELIMIT_UPLOAD_FORM = env("CATDOG_RATELIMIT_UPLOAD_FORM", default="30/m")
+CATDOG_RATELIMIT_API_UPLOADS = env("CATDOG_RATELIMIT_API_UPLOADS", default="120/m")
+CATDOG_RATELIMIT_API = env("CATDOG_RATELIMIT_API", default="100/s")
+# Behind this many reverse proxies, the client's address is taken from X-Forwarded-For; with 0 the
+# header is ignored (any client can write it).
+CATDOG_NUM_PROXIES = env.int("CATDOG_NUM_PROXIES", default=0)
+RATELIMIT_IP_META_KEY = "accounts.ratelimits.client_ip"
+RATELIMIT_IPV6_MASK = 64  # one client usually holds a whole /64
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -189,6 +217,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_RATES": {"api": CATDOG_RATELIMIT_API, "uploads": CATDOG_RATELIMIT_API_UPLOADS},
+    "NUM_PROXIES": CATDOG_NUM_PROXIES,
 }
 
 LOGGING = {

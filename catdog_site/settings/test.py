@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, env
+from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
@@ -25,3 +25,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real worker process can open the test database.
     # One per run (the process id), so that two runs on one machine do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}
+
+# Rate limits: one process, so a local-memory cache (django-ratelimit's check wants a shared one), and
+# rates no other test reaches; tests/test_rate_limits.py sets low ones.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "catdog-tests"}}
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+CATDOG_RATELIMIT_LOGIN_PER_IP = CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = "10000/m"
+CATDOG_RATELIMIT_SIGNUP_PER_IP = CATDOG_RATELIMIT_UPLOAD_FORM = CATDOG_RATELIMIT_API_UPLOADS = "10000/m"
+CATDOG_RATELIMIT_API = "10000/s"
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"api": CATDOG_RATELIMIT_API, "uploads": CATDOG_RATELIMIT_API_UPLOADS},
+}

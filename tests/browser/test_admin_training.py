@@ -70,7 +70,7 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     screenshot(page, "train-form")
     page.click("[data-submit-training]")
     page.wait_for_url(f"{live_url}/admin/trainer/modelversion/*/change/")
-    expect(page.locator(".messagelist")).to_contain_text("queued for training")
+    expect(page.locator(".messagelist")).to_contain_text("Queued the training of")
 
     # The version page shows the training as it runs, updated in place, then reloads once when it ends.
     panel = page.locator("#training-panel")

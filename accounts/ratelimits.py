@@ -1,0 +1,98 @@
+"""Rate limits of the HTML pages (log-in, sign-up, upload form) and of the API's token log-in.
+
+Counters live in the default cache (`CACHE_URL`), shared by every web process; the rates are settings
+(`CATDOG_RATELIMIT_*`) read at each request. The REST API's own limits are DRF throttles (classifier/api.py).
+"""
+
+import functools
+from datetime import timedelta
+
+from django.conf import settings
+from django.shortcuts import render
+from django.utils import timezone
+from django_ratelimit.core import get_usage
+from rest_framework.throttling import BaseThrottle
+
+LOG_IN_GROUP = "log-in"
+
+
+def client_ip(request) -> str:
+    """The client's address: REMOTE_ADDR, or the one the trusted proxies (`CATDOG_NUM_PROXIES`) saw.
+
+    The same rule as DRF's throttles, so that a page and the API count one client alike; with no trusted
+    proxy an X-Forwarded-For header is ignored, since any client can write one.
+    """
+    return BaseThrottle().get_ident(request) or request.META["REMOTE_ADDR"]
+
+
+def too_many_requests(request, retry_after: int):
+    seconds = max(1, int(retry_after))
+    context = {"retry_at": timezone.now() + timedelta(seconds=seconds), "retry_after": seconds}
+    response = render(request, "429.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def _count(request, group: str, key, rate: str, *, increment: bool = True) -> int | None:
+    """Counts this request (unless `increment` is false); the seconds to wait when over the rate, else None."""
+    usage = get_usage(request, group=group, key=key, rate=rate, increment=increment)
+    if usage is None:
+        return None
+    over = usage["count"] > usage["limit"] if increment else usage["count"] >= usage["limit"]
+    return max(1, usage["time_left"]) if over else None
+
+
+def rate_limit(group: str, key: str, rate_setting: str, method: str = "POST"):
+    """Answers 429 (a page and Retry-After) to a `method` request over the rate named by `rate_setting`."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method == method:
+                wait = _count(request, group, key, getattr(settings, rate_setting))
+                if wait:
+                    return too_many_requests(request, wait)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _by_username(username: str):
+    name = username.strip().lower()
+    return lambda group, request: name
+
+
+def check_log_in(request, username: str) -> int | None:
+    """Counts a log-in attempt; the seconds to wait if its address tried too often, or if its username
+    failed too often (any address), else None. Successful log-ins never lock a username."""
+    wait = _count(request, LOG_IN_GROUP + "-ip", "ip", settings.CATDOG_RATELIMIT_LOGIN_PER_IP)
+    if wait:
+        return wait
+    rate = settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME
+    return _count(request, LOG_IN_GROUP + "-username", _by_username(username), rate, increment=False)
+
+
+def count_failed_log_in(request, username: str) -> None:
+    rate = settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME
+    _count(request, LOG_IN_GROUP + "-username", _by_username(username), rate)
+
+
+def limit_log_ins(view):
+    """For a log-in view (ours, the admin's) that redirects on success and shows the form again on failure."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        username = request.POST.get("username", "")
+        wait = check_log_in(request, username)
+        if wait:
+            return too_many_requests(request, wait)
+        response = view(request, *args, **kwargs)
+        if response.status_code != 302:
+            count_failed_log_in(request, username)
+        return response
+
+    return wrapped
