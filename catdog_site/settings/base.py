@@ -93,22 +93,38 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Uploads are never served as static files: MEDIA_URL is deliberately unused, images go through
 # views that check the owner. With S3 every object is private and the views redirect to a signed URL.
 MEDIA_ROOT = Path(env("CATDOG_MEDIA_ROOT", default=str(BASE_DIR / "media")))
-S3_BUCKET = env("CATDOG_S3_BUCKET", default="")
-if S3_BUCKET:
-    _default_storage = {
+
+
+def s3_storage(*, bucket, endpoint_url=None, region=None, access_key=None, secret_key=None, url_expire_seconds=300):
+    """The default storage in an S3-compatible object store: private objects, signed URLs that expire.
+    A function so that the tests build the same storage for the S3 server they start (tests/s3.py)."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": S3_BUCKET,
-            "endpoint_url": env("CATDOG_S3_ENDPOINT_URL", default=None),
-            "region_name": env("CATDOG_S3_REGION", default=None),
-            "access_key": env("CATDOG_S3_ACCESS_KEY_ID", default=None),
-            "secret_key": env("CATDOG_S3_SECRET_ACCESS_KEY", default=None),
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url,
+            "region_name": region,
+            "access_key": access_key,
+            "secret_key": secret_key,
             "default_acl": "private",
             "querystring_auth": True,
-            "querystring_expire": env.int("CATDOG_S3_URL_EXPIRE_SECONDS", default=300),
+            "querystring_expire": url_expire_seconds,
+            "signature_version": "s3v4",  # botocore would sign URLs with v2, which newer AWS regions refuse
             "file_overwrite": False,
         },
     }
+
+
+S3_BUCKET = env("CATDOG_S3_BUCKET", default="")
+if S3_BUCKET:
+    _default_storage = s3_storage(
+        bucket=S3_BUCKET,
+        endpoint_url=env("CATDOG_S3_ENDPOINT_URL", default=None),
+        region=env("CATDOG_S3_REGION", default=None),
+        access_key=env("CATDOG_S3_ACCESS_KEY_ID", default=None),
+        secret_key=env("CATDOG_S3_SECRET_ACCESS_KEY", default=None),
+        url_expire_seconds=env.int("CATDOG_S3_URL_EXPIRE_SECONDS", default=300),
+    )
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {

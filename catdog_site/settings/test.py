@@ -9,10 +9,8 @@ from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, env
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 MEDIA_ROOT = Path(env("CATDOG_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-media")))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# STORAGES come from base.py: local files, unless CATDOG_S3_BUCKET is set, as the S3 tests set it for
+# the workers they start against their own S3 server (tests/s3.py).
 # Unit tests run tasks eagerly; the end-to-end tests switch eager mode off and use real workers on
 # this broker (tests/worker.py), a database number of its own so that nothing else is disturbed.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
