@@ -70,6 +70,7 @@ class S3Server:
     def env(self) -> dict[str, str]:
         """The variables that make a process started with catdog's settings store its files here."""
         return {
+            "CATDOG_TEST_S3": "true",  # see catdog_site/settings/test.py
             "CATDOG_S3_BUCKET": self.bucket,
             "CATDOG_S3_ENDPOINT_URL": self.endpoint_url,
             "CATDOG_S3_REGION": self.region,

@@ -4,13 +4,15 @@ import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, env
+from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, STORAGES, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 MEDIA_ROOT = Path(env("CATDOG_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-media")))
-# STORAGES come from base.py: local files, unless CATDOG_S3_BUCKET is set, as the S3 tests set it for
-# the workers they start against their own S3 server (tests/s3.py).
+# Local files, whatever a developer's .env says about a bucket: the suite must never write to a real
+# one. Only the workers the S3 tests start (tests/s3.py) keep S3, pointed at the suite's own server.
+if not env.bool("CATDOG_TEST_S3", default=False):
+    STORAGES = {**STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
 # Unit tests run tasks eagerly; the end-to-end tests switch eager mode off and use real workers on
 # this broker (tests/worker.py), a database number of its own so that nothing else is disturbed.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
