@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import connection
 
@@ -161,12 +160,9 @@ def preload_active_model() -> None:
         logger.exception("Could not preload the active model")
 
 
-@worker_process_init.connect
-def _preload_in_the_background(**kwargs):
-    """In a prediction worker's pool process, when CATDOG_PRELOAD_MODEL is on (the Procfile turns it on
-    for the prediction worker only). A thread, because Celery gives a pool process only seconds to start."""
-    if not settings.CATDOG_PRELOAD_MODEL:
-        return
+def start_preloading() -> None:
+    """Preload in a thread of its own: Celery gives a starting pool process only seconds (see
+    classifier/tasks.py, which calls this when CATDOG_PRELOAD_MODEL is on)."""
 
     def preload():
         try:

@@ -2,6 +2,8 @@ import io
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_init
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from PIL import Image
@@ -12,6 +14,16 @@ from .actions import do_resend_predictions
 from .models import Prediction
 
 logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _preload_model(**kwargs):
+    """A prediction worker's pool process loads the active model as it starts (CATDOG_PRELOAD_MODEL,
+    on for the Procfile's prediction worker), so that its first photo does not wait ~6 s for it."""
+    if settings.CATDOG_PRELOAD_MODEL:
+        from . import inference  # TensorFlow: workers only
+
+        inference.start_preloading()
 
 
 # acks_late: a worker that dies mid-task leaves the message to be delivered again; that is safe

@@ -205,13 +205,15 @@ def test_preloading_without_an_active_version_loads_nothing(version, no_loaded_m
 
 
 def test_a_pool_process_preloads_only_when_the_setting_is_on(settings, monkeypatch):
+    from celery.signals import worker_process_init
+
+    import classifier.tasks  # noqa: F401 (the worker imports it, connecting the handler)
+
     started = []
-    monkeypatch.setattr(
-        inference.threading, "Thread", lambda **kw: started.append(kw) or type("T", (), {"start": lambda self: None})()
-    )
+    monkeypatch.setattr(inference, "start_preloading", lambda: started.append("preload"))
     settings.CATDOG_PRELOAD_MODEL = False
-    inference._preload_in_the_background()
+    worker_process_init.send(sender=None)
     assert started == []
     settings.CATDOG_PRELOAD_MODEL = True
-    inference._preload_in_the_background()
-    assert [kw["name"] for kw in started] == ["preload-model"]
+    worker_process_init.send(sender=None)
+    assert started == ["preload"]
