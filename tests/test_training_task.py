@@ -182,3 +182,10 @@ def test_a_restarted_worker_fails_the_trainings_it_was_running(dataset):
     theirs.refresh_from_db()
     assert mine.status == ModelVersion.Status.FAILED and "stopped before it finished" in mine.error
     assert theirs.status == ModelVersion.Status.RUNNING
+
+
+def test_a_mobilenet_training_without_its_weights_file_fails_with_the_setting_named(dataset, settings, tmp_path):
+    settings.CATDOG_MOBILENET_WEIGHTS = str(tmp_path / "missing.weights.h5")
+    version = _run(request_tiny_training(dataset, params={"architecture": "mobilenet_v2"}))
+    assert version.status == ModelVersion.Status.FAILED
+    assert "missing.weights.h5 (CATDOG_MOBILENET_WEIGHTS) is not on this worker" in version.error

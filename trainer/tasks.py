@@ -143,6 +143,8 @@ def train_model_version(self, version_id: int) -> None:
     except Exception as unexpected:
         logger.exception("Training of version %s failed", version_id)
         error = f"The training failed: {type(unexpected).__name__}: {unexpected}"
+        if "URL fetch failure" in str(unexpected):
+            error += " This worker cannot download; set CATDOG_MOBILENET_WEIGHTS to a local weights file (README)."
     do_end_training(version_id, status, error, started_at=started_at)
 
 
@@ -157,6 +159,12 @@ def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
 
     if version.dataset is None:
         raise ValueError("The training dataset was deleted.")
+    weights = settings.CATDOG_MOBILENET_WEIGHTS
+    if version.architecture == ModelVersion.Architecture.MOBILENET_V2 and weights != "imagenet":
+        if not Path(weights).is_file():
+            raise ValueError(
+                f"The MobileNetV2 weights file {weights} (CATDOG_MOBILENET_WEIGHTS) is not on this worker."
+            )
     heartbeat.set(phase="copying")
     materialize(version.dataset, folder / "train")
     test_dir = None
@@ -177,7 +185,7 @@ def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
         seed=params.get("seed") or 1337,
         augmentation=params.get("augmentation"),
         dropout=params.get("dropout"),
-        weights=settings.CATDOG_MOBILENET_WEIGHTS,
+        weights=weights,
     )
 
     def on_progress(progress) -> None:

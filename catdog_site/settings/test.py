@@ -19,10 +19,6 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_BROKER_URL = env("CATDOG_TEST_BROKER_URL", default="redis://127.0.0.1:6379/15")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
 CELERY_TASK_EAGER_PROPAGATES = True
-CATDOG_MOBILENET_WEIGHTS = env(
-    "CATDOG_MOBILENET_WEIGHTS",
-    default=str(BASE_DIR.parent / "shared" / "weights" / "mobilenet_v2_1.0_224_no_top.weights.h5"),
-)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real worker process can open the test database.
     # One per run (the process id), so that two runs on one machine do not share it.
