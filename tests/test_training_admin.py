@@ -401,3 +401,15 @@ def test_the_list_shows_how_far_each_training_is(admin_client, dataset):
     _version(name="broken", status="failed", error="The worker process running this training died (signal 9).")
     page = admin_client.get(reverse("admin:trainer_modelversion_changelist")).content.decode()
     assert "epoch 4 of 20" in page and "The worker process running this training died" in page
+
+
+def test_reading_the_photos_shows_no_batch_count_and_the_model_file_is_not_a_link(admin_client, dataset):
+    version = request_tiny_training(dataset)
+    now = timezone.now()
+    progress = {"phase": "loading", "done": 0, "total": 1, "phase_started": now.isoformat()}
+    ModelVersion.objects.filter(pk=version.pk).update(status="running", heartbeat_at=now, progress=progress)
+    page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[version.pk])).content.decode()
+    assert "Reading and resizing the photos</strong></p>" in page and "batch 0 of 1" not in page
+    ready = _version(file="models/v-0123456789ab.keras")
+    page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[ready.pk])).content.decode()
+    assert "models/v-0123456789ab.keras" in page and 'href="/media/models/' not in page

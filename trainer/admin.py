@@ -367,6 +367,7 @@ def training_progress(version: ModelVersion) -> dict:
         percent = None
     return {
         "phase": PHASES.get(phase, phase or ""),
+        "in_features": phase == "features",
         "epoch": epoch,
         "epochs": epochs,
         "done": done,
@@ -402,13 +403,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     change_form_template = "admin/trainer/modelversion/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "status", "is_active", "error"]}),
-        ("Model", {"fields": ["architecture", "class_names", "image_size", "file", "file_sha256"]}),
+        ("Model", {"fields": ["architecture", "class_names", "image_size", "model_file", "file_sha256"]}),
         ("Data", {"fields": ["dataset", "dataset_sha256", "test_dataset", "test_sha256"]}),
         ("Settings", {"fields": ["settings_table"]}),
         ("History", {"fields": ["created_by", "created_at", "started_at", "trained_at", "worker"]}),
         ("Network", {"fields": ["summary"], "classes": ["collapse"]}),
     ]
-    readonly_fields = ["settings_table"]
+    readonly_fields = ["settings_table", "model_file"]
 
     def has_add_permission(self, request):
         return False  # a version is made by training it
@@ -437,6 +438,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if version.status in (ModelVersion.Status.FAILED, ModelVersion.Status.CANCELLED):
             return Truncator(version.error).chars(80)
         return "—"
+
+    @admin.display(description="file")
+    def model_file(self, version):
+        return version.file.name or "—"  # no link: model files are never served
 
     @admin.display(description="settings")
     def settings_table(self, version):
