@@ -10,7 +10,7 @@ from trainer.models import Dataset
 
 from .conftest import upload
 from .dataset_helpers import class_folders, zip_bytes
-from .worker import purge, running_worker
+from .worker import running_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +18,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 def test_a_worker_on_the_datasets_queue_checks_an_uploaded_zip(settings, tmp_path, monkeypatch, user):
     settings.MEDIA_ROOT = tmp_path / "media"  # the worker's CATDOG_MEDIA_ROOT: the same storage
     monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
-    purge("datasets")
     with running_worker(
         queues="datasets", media_root=settings.MEDIA_ROOT, name="e2e-datasets", log_path=tmp_path / "worker.log"
     ):

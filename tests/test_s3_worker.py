@@ -18,7 +18,7 @@ from trainer.models import Dataset, ModelVersion
 from .conftest import shared_photo, upload
 from .dataset_helpers import class_folders, zip_bytes
 from .training_helpers import request_tiny_training
-from .worker import purge, running_worker
+from .worker import running_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 pytest_plugins = ["tests.s3"]
@@ -39,8 +39,6 @@ def worker_dirs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def s3_worker(django_db_setup, django_db_blocker, s3_server, worker_dirs):
     with django_db_blocker.unblock():
-        for queue in QUEUES:
-            purge(queue)
         with running_worker(
             queues=",".join(QUEUES),
             media_root=worker_dirs["media"],

@@ -20,7 +20,7 @@ from trainer.models import ModelVersion
 from .conftest import shared_photo, upload
 from .dataset_helpers import class_folders, zip_bytes
 from .training_helpers import TINY
-from .worker import purge, running_worker
+from .worker import running_worker
 
 pytest_plugins = ["tests.dataset_fixtures"]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -39,7 +39,6 @@ def logs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def training_worker(django_db_setup, django_db_blocker, media_root, logs):
     with django_db_blocker.unblock():
-        purge("training")
         with running_worker(
             queues="training", media_root=media_root, name="e2e-training", log_path=logs / "training.log"
         ) as worker:
@@ -49,7 +48,6 @@ def training_worker(django_db_setup, django_db_blocker, media_root, logs):
 @pytest.fixture(scope="module")
 def prediction_worker(django_db_setup, django_db_blocker, media_root, logs):
     with django_db_blocker.unblock():
-        purge("predictions")
         with running_worker(
             queues="predictions", media_root=media_root, name="e2e-switch", log_path=logs / "predictions.log"
         ) as worker:

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from catdog_site.celery import app as celery_app
 
 from .conftest import shared_photo
-from .worker import purge, running_worker
+from .worker import running_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +23,6 @@ def media_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prediction_worker(django_db_setup, django_db_blocker, media_root, tmp_path_factory):
     with django_db_blocker.unblock():
-        purge("predictions")
         log_path = tmp_path_factory.mktemp("logs") / "predictions-worker.log"
         with running_worker(
             queues="predictions", media_root=media_root, name="e2e-predictions", log_path=log_path

@@ -16,7 +16,7 @@ from catdog_site.celery import app as celery_app
 
 from .conftest import shared_photo
 from .test_worker_end_to_end import _logged_in_session, _wait_until_finished
-from .worker import purge, running_worker
+from .worker import running_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +29,6 @@ def test_a_prediction_whose_worker_process_dies_mid_task_is_delivered_again(
     settings.MEDIA_ROOT = media_root
     monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
     call_command("ensure_shipped_model", verbosity=0)
-    purge("predictions")
     log_path = tmp_path / "worker.log"
     # A fresh worker: its first task spends seconds loading TensorFlow and the model, the window to kill it in.
     with running_worker(queues="predictions", media_root=media_root, name="e2e-killed", log_path=log_path) as worker:

@@ -57,7 +57,10 @@ def purge(queue: str) -> None:
 
 @contextmanager
 def running_worker(*, queues: str, media_root: Path, name: str, log_path: Path, extra_env: dict | None = None):
-    """Start `celery worker` as its own process; yield it once it is ready; stop it afterwards."""
+    """Start `celery worker` as its own process on empty `queues` (what an earlier run left there is
+    purged); yield it once it is ready; stop it afterwards."""
+    for queue in queues.split(","):
+        purge(queue)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "catdog_site.settings.test",

@@ -6,7 +6,7 @@ import pytest
 
 from catdog_site.celery import app as celery_app
 
-from ..worker import purge, running_worker
+from ..worker import running_worker
 from .browser import CHROMIUM_ARGS, DESKTOP, Screenshots, require_chromium
 
 
@@ -57,8 +57,6 @@ def browser_media_root(tmp_path_factory):
 
 def _worker(queues, name, media_root, tmp_path_factory, django_db_blocker):
     with django_db_blocker.unblock():
-        for queue in queues.split(","):
-            purge(queue)
         log_path = tmp_path_factory.mktemp("logs") / f"{name}.log"
         with running_worker(queues=queues, media_root=media_root, name=name, log_path=log_path) as process:
             process.hostname = f"{name}@{socket.gethostname()}"
