@@ -7,6 +7,7 @@ queue given when sending (`enqueue_ingest_dataset`) wins over a route. It is giv
 task's `queue=` attribute, which Celery 5.7 deprecates and 6.0 will ignore.
 """
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -171,20 +172,16 @@ def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
     if version.test_dataset_id is not None:
         test_dir = folder / "test"
         materialize(version.test_dataset, test_dir)
-    params = version.params
+    # The version's settings by TrainingConfig's names; one left unset (None) takes its default there.
+    settings_by_name = {name: value for name, value in version.params.items() if value is not None}
+    tunable = {field.name for field in dataclasses.fields(TrainingConfig)}
+    tunable -= {"train_dir", "test_dir", "output_path", "architecture", "weights"}  # the version's and the worker's
     config = TrainingConfig(
         train_dir=folder / "train",
         test_dir=test_dir,
         output_path=folder / "model.keras",
+        **{name: value for name, value in settings_by_name.items() if name in tunable},
         architecture=version.architecture,
-        image_size=params.get("image_size"),
-        epochs=params.get("epochs"),
-        batch_size=params.get("batch_size") or 32,
-        learning_rate=params.get("learning_rate"),
-        test_split=params.get("test_split") or 0.2,
-        seed=params.get("seed") or 1337,
-        augmentation=params.get("augmentation"),
-        dropout=params.get("dropout"),
         weights=weights,
     )
 
