@@ -255,10 +255,6 @@ def do_fail_stale_trainings() -> int:
     )
 
 
-def training_is_stale(version: ModelVersion) -> bool:
-    return version.heartbeat_at is not None and version.heartbeat_at < _stale_before()
-
-
 # --- Datasets -------------------------------------------------------------------------------------------
 
 
