@@ -45,15 +45,22 @@ def do_register_model_version(
         dataset=dataset,
         dataset_sha256=dataset.content_sha256 if dataset else "",
         test_sha256=test_sha256,
-        file_sha256=file_sha256(model_path),
         trained_at=timezone.now(),
     )
-    with open(model_path, "rb") as f:
-        version.file.save(f"{name}-{version.file_sha256[:12]}.keras", File(f), save=False)
+    version.file_sha256 = _store_model_file(version, model_path)
     version.save()
     if activate:
         do_activate_model_version(version)
     return version
+
+
+def _store_model_file(version: ModelVersion, model_path: Path) -> str:
+    """Save a `.keras` file as the version's file (models/<name>-<SHA-256 prefix>.keras, through the
+    storage API, so S3 too) without saving the row; returns the file's SHA-256."""
+    sha256 = file_sha256(model_path)
+    with open(model_path, "rb") as f:
+        version.file.save(f"{slugify(version.name) or 'model'}-{sha256[:12]}.keras", File(f), save=False)
+    return sha256
 
 
 @transaction.atomic
@@ -206,9 +213,8 @@ def do_finish_training(version_id: int, started_at, *, model_path: Path, result,
     """Store the trained model through the storage API and make the version ready, if this run still
     holds it and nobody asked to cancel; otherwise the stored file is removed again."""
     version = ModelVersion.objects.get(pk=version_id)
-    sha256 = file_sha256(model_path)
-    with open(model_path, "rb") as f:
-        name = version.file.storage.save(f"models/{slugify(version.name) or 'model'}-{sha256[:12]}.keras", File(f))
+    sha256 = _store_model_file(version, model_path)
+    name = version.file.name
     with transaction.atomic():
         finished = ModelVersion.objects.filter(
             pk=version_id, status=ModelVersion.Status.RUNNING, started_at=started_at, cancel_requested=False

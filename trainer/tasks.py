@@ -225,16 +225,7 @@ class _Heartbeat:
             value = getattr(progress, key)
             if value is not None:
                 history.setdefault(key, []).append(value)
-        self.set(
-            phase="training",
-            epoch=progress.epoch,
-            epochs=progress.epochs,
-            loss=progress.loss,
-            accuracy=progress.accuracy,
-            test_loss=progress.test_loss,
-            test_accuracy=progress.test_accuracy,
-            history=history,
-        )
+        self.set(phase="training", **dataclasses.asdict(progress), history=history)
 
     @contextmanager
     def running(self):
