@@ -53,6 +53,59 @@ def wait_for(predicate, timeout: float, what: str):
     raise SystemExit(f"timed out waiting for {what}")
 
 
+USER, PASSWORD = "bench", "bench-pass-123"  # a scratch database's only user
+
+
+def scratch_environment(scratch: Path, broker: str, database_url: str | None = None, **extra: str) -> dict:
+    """The environment of every process of a benchmark: the app in `scratch`, DEBUG off, on `broker`."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "catdog_site.settings.local",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": database_url or f"sqlite:///{scratch / 'db.sqlite3'}",
+        "CATDOG_MEDIA_ROOT": str(scratch / "media"),
+        "CATDOG_MODEL_CACHE_DIR": str(scratch / "model-cache"),
+        "CELERY_BROKER_URL": broker,
+        "DJANGO_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def prepare(env: dict, queues: tuple[str, ...]) -> None:
+    """Migrate, register and activate the shipped model, add the benchmark's user, empty the queues."""
+    manage = [PY, "manage.py"]
+    create_user = (
+        f"from django.contrib.auth.models import User; User.objects.create_user({USER!r}, password={PASSWORD!r})"
+    )
+    for command in (["migrate", "--noinput"], ["ensure_shipped_model"], ["shell", "-c", create_user]):
+        subprocess.run(manage + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    for queue in queues:
+        subprocess.run([PY, "-m", "celery", "-A", "catdog_site", "purge", "-f", "-Q", queue],
+                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def api_session(base: str) -> requests.Session:
+    """A session that calls the REST API with the benchmark user's token."""
+    token = requests.post(f"{base}/api/token/", data={"username": USER, "password": PASSWORD}, timeout=10)
+    api = requests.Session()
+    api.headers["Authorization"] = f"Token {token.json()['token']}"
+    return api
+
+
+def round_trip(api: requests.Session, base: str, photo: Path, poll: float = 0.005) -> tuple[float, dict]:
+    """Upload `photo`, poll until it is answered; milliseconds from upload to answer, and the answer."""
+    data = photo.read_bytes()
+    started = time.perf_counter()
+    r = api.post(f"{base}/api/predictions/", files={"image": (photo.name, data, "image/jpeg")})
+    r.raise_for_status()
+    url = r.json()["url"]
+    while True:
+        body = api.get(url).json()
+        if body["status"] != "pending":
+            return (time.perf_counter() - started) * 1000, body
+        time.sleep(poll)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=100)
@@ -63,30 +116,8 @@ def main():
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="catdog-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "catdog_site.settings.local",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": args.database_url or f"sqlite:///{scratch / 'db.sqlite3'}",
-        "CATDOG_MEDIA_ROOT": str(scratch / "media"),
-        "CATDOG_MODEL_CACHE_DIR": str(scratch / "model-cache"),
-        "CELERY_BROKER_URL": args.broker,
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-    manage = [PY, "manage.py"]
-    for command in (["migrate", "--noinput"], ["ensure_shipped_model"]):
-        subprocess.run(manage + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    create_user = (
-        "from django.contrib.auth.models import User; User.objects.create_user('bench', password='bench-pass-123')"
-    )
-    subprocess.run(manage + ["shell", "-c", create_user], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [PY, "-m", "celery", "-A", "catdog_site", "purge", "-f", "-Q", "predictions"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    env = scratch_environment(scratch, args.broker, args.database_url)
+    prepare(env, ("predictions",))
 
     logs = open(scratch / "processes.log", "wb")
     web = subprocess.Popen(
@@ -101,34 +132,19 @@ def main():
     base = f"http://127.0.0.1:{args.port}"
     try:
         wait_for(lambda: requests.get(f"{base}/accounts/login/", timeout=2).ok, 60, "the web server")
-        credentials = {"username": "bench", "password": "bench-pass-123"}
-        token = requests.post(f"{base}/api/token/", data=credentials, timeout=10).json()["token"]
-        api = requests.Session()
-        api.headers["Authorization"] = f"Token {token}"
+        api = api_session(base)
 
         photos = (
             sorted((PHOTOS / "cat").glob("*.jpg"))[: args.photos // 2]
             + sorted((PHOTOS / "dog").glob("*.jpg"))[: args.photos - args.photos // 2]
         )
 
-        def round_trip(photo: Path) -> tuple[float, dict]:
-            data = photo.read_bytes()
-            started = time.perf_counter()
-            r = api.post(f"{base}/api/predictions/", files={"image": (photo.name, data, "image/jpeg")})
-            r.raise_for_status()
-            url = r.json()["url"]
-            while True:
-                body = api.get(url).json()
-                if body["status"] != "pending":
-                    return (time.perf_counter() - started) * 1000, body
-                time.sleep(args.poll)
-
         for photo in photos[:5]:  # warm: TensorFlow and the model load on the first task
-            _, body = round_trip(photo)
+            _, body = round_trip(api, base, photo, args.poll)
             assert body["status"] == "done", body
         latencies, model_ms, correct = [], [], 0
         for photo in photos:
-            ms, body = round_trip(photo)
+            ms, body = round_trip(api, base, photo, args.poll)
             assert body["status"] == "done", body
             latencies.append(ms)
             model_ms.append(body["inference_ms"])

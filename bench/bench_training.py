@@ -26,7 +26,17 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_api import PHOTOS, PY, ROOT, percentile, wait_for  # noqa: E402
+from bench.bench_api import (  # noqa: E402
+    PHOTOS,
+    PY,
+    ROOT,
+    api_session,
+    percentile,
+    prepare,
+    round_trip,
+    scratch_environment,
+    wait_for,
+)
 
 SHARED = ROOT.parent / "shared"
 
@@ -40,36 +50,22 @@ def main():
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="catdog-bench-training-"))
-    env = {
-        "DJANGO_SETTINGS_MODULE": "catdog_site.settings.local",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": f"sqlite:///{scratch / 'db.sqlite3'}",
-        "CATDOG_MEDIA_ROOT": str(scratch / "media"),
-        "CATDOG_MODEL_CACHE_DIR": str(scratch / "model-cache"),
-        "CELERY_BROKER_URL": args.broker,
-        "CATDOG_DATASET_FOLDER_ROOTS": str(SHARED / "data"),
-        "CATDOG_MOBILENET_WEIGHTS": str(SHARED / "weights" / "mobilenet_v2_1.0_224_no_top.weights.h5"),
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    env = {**os.environ}
-    manage = [PY, "manage.py"]
-    for command in (["migrate", "--noinput"], ["ensure_shipped_model"]):
-        subprocess.run(manage + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    for queue in ("predictions", "training", "datasets"):
-        subprocess.run([PY, "-m", "celery", "-A", "catdog_site", "purge", "-f", "-Q", queue],
-                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    env = scratch_environment(
+        scratch,
+        args.broker,
+        CATDOG_DATASET_FOLDER_ROOTS=str(SHARED / "data"),
+        CATDOG_MOBILENET_WEIGHTS=str(SHARED / "weights" / "mobilenet_v2_1.0_224_no_top.weights.h5"),
+    )
+    prepare(env, ("predictions", "training", "datasets"))
+    os.environ.update(env)  # this process reads the same database through Django
 
     import django
 
     django.setup()
-    from django.contrib.auth.models import User
-
     from trainer.actions import do_create_dataset, do_request_training
     from trainer.forms import TrainingForm
     from trainer.models import Dataset, ModelVersion
 
-    User.objects.create_user("bench", password="bench-pass-123")  # noqa: S106 (a scratch database)
     logs = open(scratch / "processes.log", "wb")
 
     def start(command):
@@ -99,26 +95,17 @@ def main():
         print(f"datasets checked: {train.report['total']} + {test.report['total']} photos "
               f"in {time.monotonic() - started:.0f} s")  # fmt: skip
 
-        token = requests.post(f"{base}/api/token/", data={"username": "bench", "password": "bench-pass-123"},
-                              timeout=10).json()["token"]  # fmt: skip
-        api = requests.Session()
-        api.headers["Authorization"] = f"Token {token}"
+        api = api_session(base)
         photos = sorted((PHOTOS / "cat").glob("*.jpg"))[:50] + sorted((PHOTOS / "dog").glob("*.jpg"))[:50]
 
-        def round_trip(photo: Path) -> float:
-            began = time.perf_counter()
-            r = api.post(f"{base}/api/predictions/", files={"image": (photo.name, photo.read_bytes(), "image/jpeg")})
-            r.raise_for_status()
-            url = r.json()["url"]
-            while api.get(url).json()["status"] == "pending":
-                time.sleep(0.005)
-            return (time.perf_counter() - began) * 1000
+        def probe(photo: Path) -> float:
+            return round_trip(api, base, photo)[0]
 
         for photo in photos[:5]:
-            round_trip(photo)  # warm: TensorFlow and the model load on the first task
+            probe(photo)  # warm: TensorFlow and the model load on the first task
         idle = []
         for i in range(args.probes):
-            idle.append(round_trip(photos[i % len(photos)]))
+            idle.append(probe(photos[i % len(photos)]))
             time.sleep(args.gap)
 
         # The form as an admin first sees it, with only the test dataset chosen.
@@ -130,15 +117,15 @@ def main():
         queued = time.monotonic()
         busy, stop = [], threading.Event()
 
-        def probe():
+        def keep_probing():
             i = 0
             while not stop.is_set():
                 if ModelVersion.objects.filter(pk=version.pk, status="running").exists():
-                    busy.append(round_trip(photos[i % len(photos)]))
+                    busy.append(probe(photos[i % len(photos)]))
                     i += 1
                 stop.wait(args.gap)
 
-        prober = threading.Thread(target=probe)
+        prober = threading.Thread(target=keep_probing)
         prober.start()
         wait_for(lambda: not ModelVersion.objects.get(pk=version.pk).in_progress, 1800, "the training")
         stop.set()
