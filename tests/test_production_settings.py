@@ -16,11 +16,8 @@ REQUIRED = ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "CACHE_URL"]
 
 
 def _manage(*args, **env_overrides):
-    # Not what the test run itself set for its own needs (the browser tests allow sync ORM calls in an
-    # event loop, which check --deploy rightly refuses for a deployment).
-    inherited = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {
-        **inherited,
+        **os.environ,
         "DJANGO_SETTINGS_MODULE": "catdog_site.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "catdog.example.org",

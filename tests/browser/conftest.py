@@ -10,7 +10,9 @@ from ..worker import running_worker
 from .browser import CHROMIUM_ARGS, DESKTOP, Screenshots, require_chromium
 
 
-@pytest.fixture(scope="session")
+# Package scope: the browser, its event loop and the setting below end with tests/browser/, so the rest
+# of the suite runs as it would without them.
+@pytest.fixture(scope="package")
 def chromium(django_db_setup):
     path = require_chromium()
     from playwright.sync_api import sync_playwright
