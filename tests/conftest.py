@@ -55,3 +55,21 @@ def make_prediction(user):
         return prediction
 
     return make
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove what this run left on the shared Redis: every key under the run's own prefix."""
+    from django.conf import settings
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix")
+    if not prefix:
+        return
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass  # Redis is gone: nothing to clean up

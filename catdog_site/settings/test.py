@@ -1,6 +1,7 @@
 """The test suite: `make test`."""
 
 import os
+import uuid
 from pathlib import Path
 
 from .base import *  # noqa: F403
@@ -14,10 +15,13 @@ MEDIA_ROOT = Path(env("CATDOG_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-
 if not env.bool("CATDOG_TEST_S3", default=False):
     STORAGES = {**STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
 # Unit tests run tasks eagerly; the end-to-end tests switch eager mode off and use real workers on
-# this broker (tests/worker.py), a database number of its own so that nothing else is disturbed.
+# this broker (tests/worker.py). Every key of a run starts with a prefix of its own (kombu's
+# global_keyprefix), so two runs on one machine never take each other's messages or purge each other's
+# queues; the workers a run starts inherit its id through the environment.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_BROKER_URL = env("CATDOG_TEST_BROKER_URL", default="redis://127.0.0.1:6379/15")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
+CATDOG_TEST_RUN_ID = os.environ.setdefault("CATDOG_TEST_RUN_ID", uuid.uuid4().hex[:12])
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60, "global_keyprefix": f"catdog-test-{CATDOG_TEST_RUN_ID}:"}
 CELERY_TASK_EAGER_PROPAGATES = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real worker process can open the test database.
