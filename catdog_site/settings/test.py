@@ -25,8 +25,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60, "global_keyprefix":
 CELERY_TASK_EAGER_PROPAGATES = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real worker process can open the test database.
-    # One per run (the process id), so that two runs on one machine do not share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}
+    # One per run, so that two runs on one machine do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{CATDOG_TEST_RUN_ID}.sqlite3")}
+else:
+    # A server database: one of its own per run too, beside the developer's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_catdog_{CATDOG_TEST_RUN_ID}"}
 
 # Rate limits: one process, so a local-memory cache (django-ratelimit's check wants a shared one), and
 # rates no other test reaches; tests/test_rate_limits.py sets low ones.
