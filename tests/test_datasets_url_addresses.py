@@ -99,17 +99,20 @@ def resolve(monkeypatch, settings):
     settings.CATDOG_FETCH_ALLOW_PRIVATE = False
     settings.CATDOG_FETCH_TIMEOUT = 1.0
     real_getaddrinfo = socket.getaddrinfo
-    answer = {}
+    answers = []
 
     def getaddrinfo(host, port, *args, **kwargs):
         if host != "pets.test":
             return real_getaddrinfo(host, port, *args, **kwargs)
-        family = socket.AF_INET6 if ":" in answer["address"] else socket.AF_INET
-        sockaddr = (answer["address"], port, 0, 0) if family == socket.AF_INET6 else (answer["address"], port)
-        return [(family, socket.SOCK_STREAM, 6, "", sockaddr)]
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+            if ":" in address
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in answers
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return lambda address: answer.update(address=address)
+    return lambda *addresses: answers.extend(addresses)
 
 
 @pytest.mark.parametrize("address", REFUSED)
@@ -129,3 +132,9 @@ def test_such_an_address_written_in_the_url_is_refused(address, settings):
     host = f"[{address}]" if ":" in address else address
     with pytest.raises(datasets.FetchError, match=r"^refused: .* is a private, loopback or reserved address"):
         datasets.fetch(f"http://{host}:8080/cat.png")
+
+
+def test_a_host_name_with_one_public_and_one_refused_address_is_refused(resolve):
+    resolve("93.184.216.34", "100.100.100.200")  # the connection could go to either
+    with pytest.raises(datasets.FetchError, match=r"^refused: pets.test .* \(100.100.100.200\)"):
+        datasets.fetch("http://pets.test/cat.png")
