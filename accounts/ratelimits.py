@@ -89,7 +89,7 @@ def check_log_in(request, username: str) -> int | None:
 
     Refused: an address over its rate of attempts, and an address that failed too often for this
     username, even with the right password now. Never locked: the username itself, so the real user,
-    from another address, still logs in while someone guesses. A guessing spread over many addresses
+    from another address, still logs in while someone guesses. Guessing spread over many addresses
     slows down instead: once the username has had its failures from every address, each address gets
     one failure for it per window. Successful log-ins never count.
     """
