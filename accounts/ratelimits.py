@@ -59,24 +59,54 @@ def rate_limit(group: str, key: str, rate_setting: str, method: str = "POST"):
     return decorator
 
 
-def _by_username(username: str):
-    name = username.strip().lower()
-    return lambda group, request: name
+def _name(username: str) -> str:
+    return username.strip().lower()
+
+
+def _failures(request, username: str, *, increment: bool = False) -> tuple[dict | None, dict | None]:
+    """The failed log-ins for `username`: (from this address, from every address). The first is keyed
+    by the address as the per-address rates are (an IPv6 client's whole /64, RATELIMIT_IPV6_MASK)."""
+    name = _name(username)
+    here = get_usage(
+        request,
+        group=f"{LOG_IN_GROUP}-failures:{name}",
+        key="ip",
+        rate=settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP,
+        increment=increment,
+    )
+    everywhere = get_usage(
+        request,
+        group=f"{LOG_IN_GROUP}-failures",
+        key=lambda group, request: name,
+        rate=settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME,
+        increment=increment,
+    )
+    return here, everywhere
 
 
 def check_log_in(request, username: str) -> int | None:
-    """Counts a log-in attempt; the seconds to wait if its address tried too often, or if its username
-    failed too often (any address), else None. Successful log-ins never lock a username."""
+    """Counts a log-in attempt; the seconds to wait if it must be refused, else None.
+
+    Refused: an address over its rate of attempts, and an address that failed too often for this
+    username, even with the right password now. Never locked: the username itself, so the real user,
+    from another address, still logs in while someone guesses. Guessing spread over many addresses
+    slows down instead: once the username has had its failures from every address, each address gets
+    one failure for it per window. Successful log-ins never count.
+    """
     wait = _count(request, LOG_IN_GROUP + "-ip", "ip", settings.CATDOG_RATELIMIT_LOGIN_PER_IP)
     if wait:
         return wait
-    rate = settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME
-    return _count(request, LOG_IN_GROUP + "-username", _by_username(username), rate, increment=False)
+    here, everywhere = _failures(request, username)
+    if here is None:
+        return None
+    allowed = here["limit"]
+    if everywhere is not None and everywhere["count"] >= everywhere["limit"]:
+        allowed = 1
+    return max(1, here["time_left"]) if here["count"] >= allowed else None
 
 
 def count_failed_log_in(request, username: str) -> None:
-    rate = settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME
-    _count(request, LOG_IN_GROUP + "-username", _by_username(username), rate)
+    _failures(request, username, increment=True)
 
 
 def limit_log_ins(view):

@@ -1,6 +1,6 @@
 """A dataset's content_sha256 depends on which images are in which class, and on nothing else."""
 
-import hashlib
+import re
 
 import pytest
 
@@ -12,11 +12,18 @@ pytest_plugins = ["tests.dataset_fixtures"]
 pytestmark = pytest.mark.django_db
 
 
-def test_the_hash_is_over_the_sorted_label_and_image_hash_pairs():
-    pairs = [("dog", "b" * 64), ("cat", "c" * 64), ("cat", "a" * 64)]
-    expected = hashlib.sha256(f"cat\t{'a' * 64}\ncat\t{'c' * 64}\ndog\t{'b' * 64}\n".encode()).hexdigest()
-    assert content_hash(pairs) == expected
-    assert content_hash(reversed(pairs)) == expected
+def test_the_hash_binds_each_image_to_its_class_and_ignores_the_order():
+    a, b, c = ("a" * 64, "b" * 64, "c" * 64)
+    pairs = [("dog", b), ("cat", c), ("cat", a)]
+    assert content_hash(reversed(pairs)) == content_hash(pairs) == content_hash(sorted(pairs))
+    assert re.fullmatch(r"[0-9a-f]{64}", content_hash(pairs))  # a SHA-256, in hex
+    others = [
+        [("dog", c), ("cat", b), ("cat", a)],  # the same classes and images, paired otherwise
+        [("dog", b), ("cat", c)],  # one image fewer
+        [("dog", b), ("dog", c), ("cat", a)],  # one image in another class
+        [("dog", b), ("cat", c), ("cat", "d" * 64)],  # one image changed
+    ]
+    assert len({content_hash(pairs), *map(content_hash, others)}) == 1 + len(others)
 
 
 def test_the_same_images_give_the_same_hash_whatever_the_order_names_or_source(make_dataset, settings, tmp_path):
@@ -40,3 +47,10 @@ def test_another_image_or_another_class_changes_the_hash(make_dataset):
     relabelled = {name.replace("cat/", "kitten/"): data for name, data in entries.items()}
     other_class = make_dataset("relabelled", archive=zip_bytes(relabelled)).content_sha256
     assert len({base, one_more, other_class}) == 3
+
+
+def test_a_changed_photo_under_the_same_name_changes_the_hash(make_dataset):
+    entries = class_folders({"cat": 2, "dog": 2})
+    base = make_dataset("base", archive=zip_bytes(entries)).content_sha256
+    changed = make_dataset("changed", archive=zip_bytes({**entries, "cat/0.png": photo(99)})).content_sha256
+    assert changed != base

@@ -1,4 +1,4 @@
-"""Rate limits: log-in (per address, and failures per username), sign-up (per address), uploads (per user),
+"""Rate limits: log-in (per address, and failures per username and address), sign-up (per address), uploads (per user),
 the API. Each answers 429 with Retry-After, stores nothing, resets with its window, and spares others."""
 
 import time
@@ -102,22 +102,85 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(client, 
     assert _log_in(client, "nobody", "wrong", HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 429
 
 
-# --- Log-in, failures per username ---
+# --- Log-in, failures per username and address ---
+
+ATTACKER = "203.0.113.66"
 
 
-def test_failed_log_ins_lock_the_username_from_every_address(client, settings, user, other_user, clock):
-    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = "3/h"
-    for n in range(3):
-        assert _log_in(client, "alice", "guess", REMOTE_ADDR=f"192.0.2.{n}").status_code == 200
-    _assert_refused_page(_log_in(Client(), "alice", REMOTE_ADDR=ELSEWHERE), 3600)
-    _assert_refused_page(_log_in(Client(), "ALICE", "guess"), 3600)  # the same name in other letters
-    assert _log_in(Client(), "mallory").status_code == 302  # another username
+def _by_page(url_name):
+    def attempt(username, password, address):
+        r = Client().post(reverse(url_name), {"username": username, "password": password}, REMOTE_ADDR=address)
+        if r.status_code == 429:
+            _assert_refused_page(r, 3600)
+        return {302: "in", 200: "failed", 429: "refused"}[r.status_code]
+
+    return attempt
+
+
+def _by_token(username, password, address):
+    r = _token(username, password, REMOTE_ADDR=address)
+    if r.status_code == 429:
+        _assert_refused_api(r, 3600)
+    return {200: "in", 400: "failed", 429: "refused"}[r.status_code]
+
+
+LOG_IN_WAYS = {"page": _by_page("login"), "admin": _by_page("admin:login"), "token": _by_token}
+
+
+@pytest.fixture(params=LOG_IN_WAYS)
+def attempt(request, user):
+    user.is_staff = True  # so that the admin's log-in lets her in too
+    user.save()
+    return LOG_IN_WAYS[request.param]
+
+
+def test_failed_log_ins_lock_the_username_only_for_the_address_that_failed(attempt, settings, other_user, clock):
+    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP = "3/h"
+    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = "3/h"  # reached too: it slows, never locks
+    assert [attempt("alice", "guess", ATTACKER) for _ in range(3)] == ["failed"] * 3
+    assert attempt("alice", GOOD, ATTACKER) == "refused"  # even the right password, from there
+    assert attempt("ALICE", "guess", ATTACKER) == "refused"  # the same name in other letters
+    assert attempt("alice", GOOD, ELSEWHERE) == "in"  # the real user, from her own address
+    assert attempt("mallory", "guess", ATTACKER) == "failed"  # another username is not locked there
     clock.advance(3601)
-    assert _log_in(Client(), "alice").status_code == 302
+    assert attempt("alice", GOOD, ATTACKER) == "in"
+
+
+def test_the_page_the_admin_and_the_token_count_failures_together(settings, user):
+    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP = "3/h"
+    assert _by_token("alice", "guess", ATTACKER) == "failed"
+    assert _by_page("admin:login")("alice", "guess", ATTACKER) == "failed"
+    assert _by_page("login")("alice", "guess", ATTACKER) == "failed"
+    assert [way("alice", GOOD, ATTACKER) for way in LOG_IN_WAYS.values()] == ["refused"] * 3
+    assert _by_token("alice", GOOD, ELSEWHERE) == "in"
+
+
+def test_an_ipv6_client_is_counted_by_its_slash_64(settings, user):
+    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP = "3/h"
+    assert [_by_token("alice", "guess", f"2001:db8:1:2::{n}") for n in range(1, 4)] == ["failed"] * 3
+    assert _by_token("alice", "guess", "2001:db8:1:2:ffff::1") == "refused"  # another address of the /64
+    assert _by_token("alice", GOOD, "2001:db8:1:3::1") == "in"  # the next /64 is someone else
+
+
+def test_a_guesser_with_many_addresses_gets_one_guess_per_address_past_the_username_rate(attempt, settings, clock):
+    """The bound: in one window, a username takes at most its per-username rate of failures plus one
+    per address (an IPv6 /64) that has not failed for it yet; the real user still logs in."""
+    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP = "3/h"
+    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = "6/h"
+    bots = [f"192.0.2.{n}" for n in range(1, 21)]
+    # Below the username's rate, each address has its 3 failures.
+    assert [attempt("alice", "guess", bot) for bot in bots[:2] for _ in range(4)] == (["failed"] * 3 + ["refused"]) * 2
+    # Past it, each further address gets one.
+    for bot in bots[2:]:
+        assert [attempt("alice", "guess", bot), attempt("alice", "guess", bot)] == ["failed", "refused"]
+    assert attempt("alice", GOOD, bots[-1]) == "refused"
+    assert attempt("alice", GOOD, ELSEWHERE) == "in"  # the real user, from an address that has not failed
+    clock.advance(3601)
+    assert [attempt("alice", "guess", bots[0]) for _ in range(4)] == ["failed"] * 3 + ["refused"]
 
 
 def test_successful_log_ins_do_not_count_against_the_username(client, settings, user):
-    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = "2/h"
+    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP = "2/h"
     for _ in range(4):
         assert _log_in(client, "alice").status_code == 302
         client.logout()
@@ -146,14 +209,6 @@ def test_token_requests_share_the_log_in_count_of_their_address(client, settings
     assert _token("alice", REMOTE_ADDR=ELSEWHERE).status_code == 200
     clock.advance(61)
     assert _token("alice").status_code == 200
-
-
-def test_failed_token_requests_lock_the_username(settings, user):
-    settings.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = "2/h"
-    for _ in range(2):
-        assert _token("alice", "guess").status_code == 400
-    _assert_refused_api(_token("alice", REMOTE_ADDR=ELSEWHERE), 3600)
-    _assert_refused_page(_log_in(Client(), "alice"), 3600)  # and the log-in page too
 
 
 # --- Sign-up, per address ---
@@ -264,4 +319,4 @@ def test_the_default_rates_let_a_busy_person_through_and_stop_a_password_guesser
     assert per_minute(base.CATDOG_RATELIMIT_API_UPLOADS) >= 5 * 20
     assert per_minute(base.CATDOG_RATELIMIT_API) >= 20 * 60  # 20 pending photos, each polled every second
     assert per_minute(base.CATDOG_RATELIMIT_LOGIN_PER_IP) >= 20
-    assert django_ratelimit.core._split_rate(base.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME) == (10, 3600)
+    assert django_ratelimit.core._split_rate(base.CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP) == (10, 3600)

@@ -430,17 +430,39 @@ def _collect_urls(dataset: Dataset, collection: Collection) -> None:
         collection.url_results.append({"url": url, "label": label, "outcome": outcome, "detail": detail})
 
 
+# IPv6 addresses that carry traffic to an IPv4 address in their last 32 bits: NAT64's well-known prefix
+# (RFC 6052) and the deprecated IPv4-compatible ::a.b.c.d (6to4 and IPv4-mapped have ipaddress properties).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Every public IPv6 host is in global unicast; this leaves out what Python 3.11 still calls global although
+# no public host lives there (NAT64 local use 64:ff9b:1::/48, site-local fec0::/10, multicast ff00::/8),
+# and the documentation range newer than Python 3.11's tables (RFC 9637).
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_DOCUMENTATION = ipaddress.IPv6Network("3fff::/20")
+
+
+def _destination(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a connection to `ip` reaches: the IPv4 address an IPv6 one embeds, else `ip` itself."""
+    if ip.version == 4:
+        return ip
+    if embedded := ip.ipv4_mapped or ip.sixtofour:
+        return embedded
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
 def is_allowed_address(address: str) -> bool:
-    """Whether a download may connect to `address`: public ones only, unless the setting allows the rest
-    (loopback, private networks, link-local such as cloud metadata at 169.254.169.254, reserved)."""
+    """Whether a download may connect to `address`: globally routable ones only, unless the setting allows
+    the rest (loopback, private networks, shared address space and link-local, where cloud metadata
+    services answer, documentation and reserved ranges). An IPv6 address that embeds an IPv4 one (6to4,
+    NAT64, IPv4-mapped or -compatible) is judged by the IPv4 address it reaches."""
     if settings.CATDOG_FETCH_ALLOW_PRIVATE:
         return True
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    return not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified
-    )
+    ip = _destination(ipaddress.ip_address(address))
+    if ip.version == 6 and (ip not in _GLOBAL_UNICAST or ip in _DOCUMENTATION):
+        return False
+    return ip.is_global and not ip.is_multicast
 
 
 def fetch(url: str) -> bytes:

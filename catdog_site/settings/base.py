@@ -226,9 +226,14 @@ elif CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCach
     # Django's own Redis backend increments atomically (INCR); django-ratelimit only knows django-redis.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 # Rates are "N/s", "N/m", "N/h" or "N/d". Log-ins: every attempt from one address (the page, the admin's
-# and the API's token), and the failures for one username from anywhere (a correct password never counts).
+# and the API's token); failures (a correct password never counts) lock a username for the one address
+# that made them, never for everyone; past the per-username rate (all addresses together) each address
+# gets one failure per window of the first (accounts/ratelimits.py).
 CATDOG_RATELIMIT_LOGIN_PER_IP = env("CATDOG_RATELIMIT_LOGIN_PER_IP", default="30/m")
-CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = env("CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME", default="10/h")
+CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP = env(
+    "CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME_AND_IP", default="10/h"
+)
+CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME = env("CATDOG_RATELIMIT_LOGIN_FAILURES_PER_USERNAME", default="100/h")
 CATDOG_RATELIMIT_SIGNUP_PER_IP = env("CATDOG_RATELIMIT_SIGNUP_PER_IP", default="30/h")
 # Uploads per user: requests to the upload page (each up to CATDOG_MAX_FILES_PER_UPLOAD photos), and API
 # uploads (one photo each). Every other API call per user: generous, the pages poll pending predictions.
