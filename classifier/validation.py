@@ -83,7 +83,7 @@ def check_image_upload(upload: UploadedFile) -> CheckedImage:
         # Decoding all the data is the only way to find a truncated or corrupt file. A JPEG is decoded
         # at the smallest scale (1/2 to 1/8) that still covers the thumbnail: every byte is read and
         # entropy-decoded all the same. The box is square so that an EXIF rotation cannot shrink it.
-        side = 2 * max(THUMBNAIL_SIZE)
+        side = max(THUMBNAIL_SIZE)
         image.draft("RGB", (side, side))
         image.load()
         thumbnail = _make_thumbnail(image)

@@ -192,7 +192,7 @@ def test_the_web_process_decodes_a_large_jpeg_at_a_reduced_scale(client, monkeyp
     )
     r = _post(client, upload("phone.jpg", _phone_jpeg()))
     assert r.status_code == 302
-    assert decoded == [(1000, 750)]  # a quarter of each side: a sixteenth of the pixels
+    assert decoded == [(500, 375)]  # an eighth of each side: a 64th of the pixels, still over the thumbnail
     prediction = Prediction.objects.get()
     assert (prediction.width, prediction.height) == (4000, 3000)  # the photo's own size, from the header
 
