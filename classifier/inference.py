@@ -205,16 +205,15 @@ def start_preloading() -> None:
 
 def _local_model_path(version: "ModelVersion") -> Path:
     """The model file on this machine: in place on local storage, else a verified copy in the cache."""
-    missing = ModelFileError(f"The model file of version {version} ({version.file.name or 'none'}) is missing.")
     if not version.file.name:
-        raise missing
+        raise _missing(version)
     try:
         path = Path(version.file.path)
     except NotImplementedError:  # remote storage such as S3 has no local path
         pass
     else:
         if not path.is_file():
-            raise missing
+            raise _missing(version)
         return path
     local = Path(settings.CATDOG_MODEL_CACHE_DIR) / f"{version.file_sha256 or f'version-{version.pk}'}.keras"
     if local.exists():
@@ -226,11 +225,15 @@ def _local_model_path(version: "ModelVersion") -> Path:
             f"The stored file of model version {version} does not match its recorded SHA-256."
         ) from None
     except FileNotFoundError:
-        raise missing from None
+        raise _missing(version) from None
     except Exception as error:  # storage unreachable or failing (S3 errors are not all OSErrors)
         raise ModelUnavailable(
             f"Fetching the model file of version {version} failed: {error}", transient=True
         ) from error
+
+
+def _missing(version: "ModelVersion") -> ModelFileError:
+    return ModelFileError(f"The model file of version {version} ({version.file.name or 'none'}) is missing.")
 
 
 def _import_tensorflow():

@@ -88,7 +88,7 @@
 
     var parts = [];
     if (files.length) parts.push(files.length + (files.length === 1 ? " photo" : " photos") + ", " + formatSize(total));
-    if (tooMany(files)) parts.push("too many: " + tooManyMessage());
+    if (tooMany(files)) parts.push(tooManyMessage());
     if (problems) {
       parts.push(problems === 1 ? "1 cannot be uploaded: remove it to send the rest" : problems + " cannot be uploaded: remove them to send the rest");
     }
