@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.ratelimits import rate_limit
@@ -109,21 +110,25 @@ def delete(request, pk: int):
     return redirect("classifier:history")
 
 
-def _serve_file(field, request, *, content_type: str, download_name: str | None = None):
+def _serve_file(field, request, *, content_type: str, download_name: str):
     if not field.name:
         raise Http404("No such file.")
     storage = field.storage
+    as_attachment = request.GET.get("download") == "1"
     try:
         storage.path(field.name)
     except NotImplementedError:  # remote storage (S3): a short-lived signed URL, made for the owner only
-        return HttpResponseRedirect(storage.url(field.name))
+        # The bucket answers with the same headers as a local file would (S3's response-content-* overrides).
+        headers = {
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition_header(as_attachment, download_name),
+        }
+        return HttpResponseRedirect(storage.url(field.name, parameters=headers))
     try:
         f = storage.open(field.name, "rb")
     except FileNotFoundError:
         raise Http404("The file is no longer in storage.") from None
-    response = FileResponse(
-        f, as_attachment=request.GET.get("download") == "1", filename=download_name or "", content_type=content_type
-    )
+    response = FileResponse(f, as_attachment=as_attachment, filename=download_name, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response
