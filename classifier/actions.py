@@ -66,7 +66,12 @@ def do_retry_prediction(prediction: Prediction) -> bool:
     )
     with transaction.atomic():
         updated = Prediction.objects.filter(retryable, pk=prediction.pk).update(
-            status=Prediction.Status.PENDING, error="", finished_at=None, queued_at=timezone.now()
+            # A person's retry starts the count of deliveries lost to a dying worker afresh.
+            status=Prediction.Status.PENDING,
+            error="",
+            finished_at=None,
+            queued_at=timezone.now(),
+            attempts=0,
         )
         if updated:
             transaction.on_commit(lambda: _enqueue(prediction.pk))

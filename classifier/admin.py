@@ -1,16 +1,88 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from .models import Prediction
+from .views import serve_image, serve_thumbnail
 
 
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
-    list_display = ["id", "original_name", "owner", "status", "label", "confidence", "model_version", "created_at"]
+    """Predictions come from uploads and workers: the admin reads and deletes them, never edits them.
+
+    The photo is served by admin-only views of its own, under its original name: storage names
+    (uploads/<owner>/<random>.jpg) are never shown.
+    """
+
+    list_display = [
+        "id",
+        "original_name",
+        "owner",
+        "status",
+        "label",
+        "confidence_shown",
+        "model_version",
+        "created_at",
+    ]
     list_filter = ["status", "label", "model_version"]
     search_fields = ["original_name", "owner__username"]
     date_hierarchy = "created_at"
     list_select_related = ["owner", "model_version"]
-    readonly_fields = [f.name for f in Prediction._meta.fields]
+    fields = [
+        "photo", "original_name", "owner", "status", "label", "confidence_shown", "probabilities_shown",
+        "model_version", "error", "image_format", "width", "height", "size_bytes", "inference_ms", "attempts",
+        "queued_at", "created_at", "finished_at",
+    ]  # fmt: skip
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False  # predictions come from uploads, not from the admin
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a read-only page: no Save buttons on a record nothing here may edit
+
+    @admin.display(description="Confidence", ordering="confidence")
+    def confidence_shown(self, prediction):
+        return _percent(prediction.confidence)
+
+    @admin.display(description="Probabilities")
+    def probabilities_shown(self, prediction):
+        return ", ".join(f"{label} {_percent(p)}" for label, p in prediction.sorted_probabilities()) or "-"
+
+    @admin.display(description="Photo")
+    def photo(self, prediction):
+        if not prediction.pk:
+            return "-"
+        image_url = reverse("admin:classifier_prediction_image", args=[prediction.pk])
+        thumbnail_url = reverse("admin:classifier_prediction_thumbnail", args=[prediction.pk])
+        return format_html(
+            '<a href="{}"><img src="{}" alt="" style="max-width: 320px"><br>{}</a>',
+            image_url,
+            thumbnail_url,
+            prediction.original_name,
+        )
+
+    def get_urls(self):
+        views = [("image", serve_image), ("thumbnail", serve_thumbnail)]
+        return [
+            path(
+                f"<int:pk>/{name}/",
+                self.admin_site.admin_view(self._file_view(serve)),
+                name=f"classifier_prediction_{name}",
+            )
+            for name, serve in views
+        ] + super().get_urls()
+
+    def _file_view(self, serve):
+        def view(request, pk):
+            if not self.has_view_permission(request):
+                raise PermissionDenied  # staff without the right to view predictions
+            return serve(request, get_object_or_404(Prediction, pk=pk))
+
+        return view
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -5,6 +5,10 @@ from django.core.exceptions import ValidationError
 from .validation import CheckedImage, check_image_upload
 
 
+def too_many_files_message() -> str:
+    return f"Upload at most {settings.CATDOG_MAX_FILES_PER_UPLOAD} photos at once."
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -19,9 +23,7 @@ class MultipleImageField(forms.FileField):
         if not files:
             raise ValidationError(self.error_messages["required"], code="required")
         if len(files) > settings.CATDOG_MAX_FILES_PER_UPLOAD:
-            raise ValidationError(
-                f"Upload at most {settings.CATDOG_MAX_FILES_PER_UPLOAD} photos at once.", code="too_many_files"
-            )
+            raise ValidationError(too_many_files_message(), code="too_many_files")
         checked, errors = [], []
         for f in files:
             try:
@@ -40,6 +42,19 @@ class UploadForm(forms.Form):
         help_text="JPEG, PNG, WebP, BMP or GIF; several at once if you like.",
         error_messages={"required": "Choose at least one photo."},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The browser refuses to send more (static/js/upload.js); the server checks again.
+        self.fields["images"].widget.attrs["data-max-files"] = settings.CATDOG_MAX_FILES_PER_UPLOAD
+
+    @classmethod
+    def refusing_too_many_files(cls) -> "UploadForm":
+        """A form showing the too-many-photos error, for a request whose files the parser refused."""
+        form = cls(data={}, files={})
+        form.full_clean()
+        form.errors["images"] = form.error_class([too_many_files_message()])
+        return form
 
     def checked_images(self) -> list[CheckedImage]:
         return self.cleaned_data["images"]

@@ -46,14 +46,32 @@ class Classification:
     inference_ms: float  # decoding, resizing and the model, for this photo
 
 
-class ModelFileError(Exception):
-    """The version's model file is not the file that was registered, or does not fit its record."""
+class ModelUnavailable(Exception):
+    """The version's model cannot be loaded: a fault of the service, never of a photo.
+
+    `transient` when trying again later may help (storage unreachable, a disk error); otherwise an
+    administrator must act (the file is missing, damaged or not the one that was registered).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+class ModelFileError(ModelUnavailable):
+    """The version's model file is missing, is not the file that was registered, or does not fit its record."""
+
+
+def load_model(version: "ModelVersion") -> "LoadedModel":
+    """The model of `version`, loaded on the first call in this process; raises ModelUnavailable."""
+    return _model_for(version)
 
 
 def classify(version: "ModelVersion", source: str | Path | BinaryIO) -> Classification:
     """The class of one photo, a file object or a path, by `version`.
 
-    Raises PIL.UnidentifiedImageError or OSError when the photo cannot be decoded.
+    Raises ModelUnavailable when the model cannot be loaded, then PIL.UnidentifiedImageError or OSError
+    when the photo cannot be decoded.
     """
     return _model_for(version).classify(source)
 
@@ -137,13 +155,25 @@ def _model_for(version: "ModelVersion") -> LoadedModel:
         model = _loaded.get(key)
         if model is None:
             started = time.perf_counter()
-            model = LoadedModel(_local_model_path(version), version.class_names, version.image_size)
+            model = _load(version)
             logger.info("Loaded model version %s in %.1f s", version, time.perf_counter() - started)
             _loaded[key] = model
             while len(_loaded) > MAX_LOADED_VERSIONS:
                 _loaded.popitem(last=False)
         _loaded.move_to_end(key)
         return model
+
+
+def _load(version: "ModelVersion") -> LoadedModel:
+    path = _local_model_path(version)
+    try:
+        return LoadedModel(path, version.class_names, version.image_size)
+    except ModelUnavailable:
+        raise
+    except OSError as error:  # the disk failed while Keras read the file: it may work again
+        raise ModelUnavailable(f"Reading the model file {path} failed: {error}", transient=True) from error
+    except Exception as error:  # Keras refused the file: damaged, or not a Keras model
+        raise ModelFileError(f"The model file {path} cannot be loaded by Keras: {error}") from error
 
 
 def preload_active_model() -> None:
@@ -175,10 +205,16 @@ def start_preloading() -> None:
 
 def _local_model_path(version: "ModelVersion") -> Path:
     """The model file on this machine: in place on local storage, else a verified copy in the cache."""
+    if not version.file.name:
+        raise _missing(version)
     try:
-        return Path(version.file.path)
+        path = Path(version.file.path)
     except NotImplementedError:  # remote storage such as S3 has no local path
         pass
+    else:
+        if not path.is_file():
+            raise _missing(version)
+        return path
     local = Path(settings.CATDOG_MODEL_CACHE_DIR) / f"{version.file_sha256 or f'version-{version.pk}'}.keras"
     if local.exists():
         return local
@@ -188,6 +224,16 @@ def _local_model_path(version: "ModelVersion") -> Path:
         raise ModelFileError(
             f"The stored file of model version {version} does not match its recorded SHA-256."
         ) from None
+    except FileNotFoundError:
+        raise _missing(version) from None
+    except Exception as error:  # storage unreachable or failing (S3 errors are not all OSErrors)
+        raise ModelUnavailable(
+            f"Fetching the model file of version {version} failed: {error}", transient=True
+        ) from error
+
+
+def _missing(version: "ModelVersion") -> ModelFileError:
+    return ModelFileError(f"The model file of version {version} ({version.file.name or 'none'}) is missing.")
 
 
 def _import_tensorflow():

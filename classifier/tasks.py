@@ -26,6 +26,15 @@ def _preload_model(**kwargs):
         inference.start_preloading()
 
 
+# A photo whose prediction killed the worker this many times (out of memory in a decoder, say) is failed,
+# not delivered again for ever; trainer.tasks.MAX_INGEST_ATTEMPTS does the same for datasets.
+MAX_PREDICTION_ATTEMPTS = 3
+MODEL_UNAVAILABLE = (
+    "The service's model is unavailable right now: an administrator must fix it. "
+    "Nothing is wrong with your photo; try again later."
+)
+
+
 # acks_late: a worker that dies mid-task leaves the message to be delivered again; that is safe
 # because the task only ever finishes a prediction that is still pending (see the conditional writes).
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
@@ -33,7 +42,8 @@ def predict_image(self, prediction_id: int) -> None:
     prediction = Prediction.objects.filter(pk=prediction_id).first()
     if prediction is None or prediction.status != Prediction.Status.PENDING:
         return  # deleted, or finished by an earlier delivery
-    Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") + 1)
+    if _stopped_the_worker_too_often(prediction):
+        return
 
     # Read on every task, so that an activation reaches running workers; the large text fields are
     # not needed to answer.
@@ -46,6 +56,18 @@ def predict_image(self, prediction_id: int) -> None:
         _finish_failed(prediction_id, "No model is active yet: an administrator must activate a model version.")
         return
 
+    from . import inference  # TensorFlow: workers only, imported by the first task
+
+    # The model first: a model that cannot be loaded is the service's fault, never the photo's.
+    try:
+        model = inference.load_model(version)
+    except inference.ModelUnavailable as error:
+        if error.transient:
+            _retry_or_fail(self, prediction_id, error, MODEL_UNAVAILABLE)
+        else:
+            _fail_for_the_model(prediction_id, version, error)
+        return
+
     try:
         with prediction.image.open("rb") as f:
             data = f.read()
@@ -53,15 +75,11 @@ def predict_image(self, prediction_id: int) -> None:
         _finish_failed(prediction_id, "The photo is no longer in storage.")
         return
     except OSError as error:  # storage briefly unreachable: try again later, then give up clearly
-        if self.request.retries >= self.max_retries:
-            _finish_failed(prediction_id, "The photo could not be read from storage. Try again later.")
-            return
-        raise self.retry(exc=error, countdown=2**self.request.retries) from error
-
-    from . import inference  # TensorFlow: workers only, imported by the first task
+        _retry_or_fail(self, prediction_id, error, "The photo could not be read from storage. Try again later.")
+        return
 
     try:
-        result = inference.classify(version, io.BytesIO(data))
+        result = model.classify(io.BytesIO(data))
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, OSError) as error:
         logger.info("Prediction %s: the image could not be decoded: %s", prediction_id, error)
         _finish_failed(prediction_id, "The photo could not be decoded for the model.")
@@ -70,7 +88,41 @@ def predict_image(self, prediction_id: int) -> None:
         logger.exception("Prediction %s failed", prediction_id)
         _finish_failed(prediction_id, "The model failed on this photo. You can try again.")
         return
+    _finish_done(prediction_id, version, result)
 
+
+def _stopped_the_worker_too_often(prediction: Prediction) -> bool:
+    """Count this delivery, before any work: one that kills the worker never gets to count itself later.
+    Every earlier delivery that is still counted died with its worker (a chosen retry uncounts itself)."""
+    Prediction.objects.filter(pk=prediction.pk).update(attempts=F("attempts") + 1)
+    if prediction.attempts < MAX_PREDICTION_ATTEMPTS:
+        return False
+    logger.error("Prediction %s stopped the worker %s times; it is failed", prediction.pk, prediction.attempts)
+    _finish_failed(
+        prediction.pk,
+        f"This photo stopped the worker {prediction.attempts} times, so it is not tried again. "
+        "Try another photo, or convert this one to JPEG or PNG and upload it again.",
+    )
+    return True
+
+
+def _retry_or_fail(task, prediction_id: int, error: Exception, reason: str) -> None:
+    """Try again later with backoff (2, 4, 8… s), up to the task's max_retries; then fail with `reason`."""
+    if task.request.retries >= task.max_retries:
+        logger.error("Prediction %s failed after %s retries: %s", prediction_id, task.max_retries, error)
+        _finish_failed(prediction_id, reason)
+        return
+    # A retry we chose is not a delivery lost to a dying worker: it does not count as an attempt.
+    Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") - 1)
+    raise task.retry(exc=error, countdown=2**task.request.retries)
+
+
+def _fail_for_the_model(prediction_id: int, version: ModelVersion, error: Exception) -> None:
+    logger.error("Model version %s (id %s) cannot be loaded: %s", version, version.pk, error)
+    _finish_failed(prediction_id, MODEL_UNAVAILABLE)
+
+
+def _finish_done(prediction_id: int, version: ModelVersion, result) -> None:
     finished = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
         status=Prediction.Status.DONE,
         label=result.label,

@@ -1,6 +1,13 @@
-"""Upload checks by content, never by file name: shared by the upload form and the REST API."""
+"""Upload checks by content, never by file name: shared by the upload form and the REST API.
+
+The web process checks every photo in full (format, size, pixel count from the header, every byte of
+compressed data decoded so that a truncated or corrupt file is refused, a thumbnail made) but decodes a
+JPEG at a reduced scale: libjpeg still reads and entropy-decodes all of it, and skips the full-size
+pixels nobody here looks at. Pillow's own decompression-bomb guard stays on.
+"""
 
 import io
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -13,8 +20,21 @@ from trainer.ml.images import ACCEPTED_FORMATS, to_rgb
 
 THUMBNAIL_SIZE = (320, 320)
 
-# Pillow calls these by other names; users know the ones on the right.
-_FORMAT_EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "GIF": "gif"}
+# Pillow's format names, as file extensions users know and as the Content-Type the photo is served with.
+# A table of our own: Pillow's Image.MIME fills only once a process has opened an image.
+_FORMATS = {
+    "JPEG": ("jpg", "image/jpeg"),
+    "MPO": ("jpg", "image/jpeg"),
+    "PNG": ("png", "image/png"),
+    "WEBP": ("webp", "image/webp"),
+    "BMP": ("bmp", "image/bmp"),
+    "GIF": ("gif", "image/gif"),
+}
+
+
+def content_type_of(image_format: str) -> str:
+    """The Content-Type of a photo whose Pillow format is `image_format`."""
+    return _FORMATS.get(image_format, ("bin", "application/octet-stream"))[1]
 
 
 @dataclass
@@ -27,7 +47,7 @@ class CheckedImage:
 
     @property
     def extension(self) -> str:
-        return _FORMAT_EXTENSIONS[self.format]
+        return _FORMATS[self.format][0]
 
 
 def check_image_upload(upload: UploadedFile) -> CheckedImage:
@@ -46,7 +66,9 @@ def check_image_upload(upload: UploadedFile) -> CheckedImage:
         image = Image.open(upload)
         image_format = image.format
         width, height = image.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as error:  # Pillow's own guard, left on: it refuses before we can
+        raise _too_many_pixels(name, _size_in(error)) from None
+    except (OSError, SyntaxError, ValueError):
         raise ValidationError(
             f"{name} is not an image we can read. Upload a JPEG, PNG, WebP, BMP or GIF photo.", code="not_an_image"
         ) from None
@@ -56,14 +78,13 @@ def check_image_upload(upload: UploadedFile) -> CheckedImage:
         )
     # Checked from the header, before any pixel is decoded: a small file can unpack to gigabytes.
     if width * height > settings.CATDOG_MAX_IMAGE_PIXELS:
-        raise ValidationError(
-            f"{name} is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); "
-            f"the limit is {settings.CATDOG_MAX_IMAGE_PIXELS / 1e6:.0f} megapixels.",
-            code="too_many_pixels",
-        )
+        raise _too_many_pixels(name, f"is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels)")
     try:
-        # Decoding every pixel is the only way to find a truncated or corrupt file.
-        Image.MAX_IMAGE_PIXELS = None  # our own limit above replaces Pillow's warning
+        # Decoding all the data is the only way to find a truncated or corrupt file. A JPEG is decoded
+        # at the smallest scale (1/2 to 1/8) that still covers the thumbnail: every byte is read and
+        # entropy-decoded all the same. The box is square so that an EXIF rotation cannot shrink it.
+        side = max(THUMBNAIL_SIZE)
+        image.draft("RGB", (side, side))
         image.load()
         thumbnail = _make_thumbnail(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
@@ -71,6 +92,17 @@ def check_image_upload(upload: UploadedFile) -> CheckedImage:
     finally:
         upload.seek(0)
     return CheckedImage(upload=upload, format=image_format, width=width, height=height, thumbnail=thumbnail)
+
+
+def _too_many_pixels(name: str, size: str) -> ValidationError:
+    limit = settings.CATDOG_MAX_IMAGE_PIXELS / 1e6
+    return ValidationError(f"{name} {size}; the limit is {limit:.0f} megapixels.", code="too_many_pixels")
+
+
+def _size_in(error: Image.DecompressionBombError) -> str:
+    """The size Pillow's message gives ("Image size (400000000 pixels) exceeds limit…")."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return f"is {int(found.group(1)) / 1e6:.0f} megapixels" if found else "has too many pixels"
 
 
 def _make_thumbnail(image: Image.Image) -> bytes:

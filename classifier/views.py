@@ -1,16 +1,19 @@
+from pathlib import PurePath
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from PIL import Image
 
 from accounts.ratelimits import rate_limit
 
 from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
 from .forms import UploadForm
 from .models import Prediction
+from .validation import content_type_of
 
 HISTORY_PAGE_SIZE = 24
 
@@ -33,6 +36,11 @@ def upload(request):
         return redirect("classifier:detail", predictions[0].pk)
     messages.success(request, f"{len(predictions)} photos uploaded; their answers appear here as they come.")
     return redirect("classifier:history")
+
+
+def render_too_many_files(request):
+    """The upload page with the too-many-photos error (see classifier/middleware.py); nothing was stored."""
+    return _render_upload(request, UploadForm.refusing_too_many_files(), status=400)
 
 
 def _render_upload(request, form, status=200):
@@ -65,15 +73,25 @@ def detail(request, pk: int):
 
 @require_GET
 def image(request, pk: int):
-    prediction = _get_prediction_for_user(request, pk)
-    content_type = Image.MIME.get(prediction.image_format, "application/octet-stream")
-    return _serve_file(prediction.image, request, content_type=content_type, download_name=prediction.original_name)
+    return serve_image(request, _get_prediction_for_user(request, pk))
 
 
 @require_GET
 def thumbnail(request, pk: int):
-    prediction = _get_prediction_for_user(request, pk)
-    return _serve_file(prediction.thumbnail, request, content_type="image/jpeg")
+    return serve_thumbnail(request, _get_prediction_for_user(request, pk))
+
+
+def serve_image(request, prediction: Prediction):
+    """The original photo, under its original name (the storage name is never shown)."""
+    content_type = content_type_of(prediction.image_format)
+    return _serve_file(prediction.image, request, content_type=content_type, download_name=prediction.original_name)
+
+
+def serve_thumbnail(request, prediction: Prediction):
+    stem = PurePath(prediction.original_name).stem or "photo"
+    return _serve_file(
+        prediction.thumbnail, request, content_type="image/jpeg", download_name=f"{stem} (thumbnail).jpg"
+    )
 
 
 @require_POST
@@ -92,21 +110,25 @@ def delete(request, pk: int):
     return redirect("classifier:history")
 
 
-def _serve_file(field, request, *, content_type: str, download_name: str | None = None):
+def _serve_file(field, request, *, content_type: str, download_name: str):
     if not field.name:
         raise Http404("No such file.")
     storage = field.storage
+    as_attachment = request.GET.get("download") == "1"
     try:
         storage.path(field.name)
     except NotImplementedError:  # remote storage (S3): a short-lived signed URL, made for the owner only
-        return HttpResponseRedirect(storage.url(field.name))
+        # The bucket answers with the same headers as a local file would (S3's response-content-* overrides).
+        headers = {
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition_header(as_attachment, download_name),
+        }
+        return HttpResponseRedirect(storage.url(field.name, parameters=headers))
     try:
         f = storage.open(field.name, "rb")
     except FileNotFoundError:
         raise Http404("The file is no longer in storage.") from None
-    response = FileResponse(
-        f, as_attachment=request.GET.get("download") == "1", filename=download_name or "", content_type=content_type
-    )
+    response = FileResponse(f, as_attachment=as_attachment, filename=download_name, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -1,5 +1,6 @@
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -38,6 +39,15 @@ def upload(name: str, data: bytes, content_type: str = "application/octet-stream
 def shared_photo(kind: str, number: int) -> Path:
     """One of the shared Kaggle photos, read in place (never copied into the project)."""
     return SHARED_DATA / "test" / kind / f"{kind}.{number}.jpg"
+
+
+def use_model_double(monkeypatch, classify) -> None:
+    """The prediction task's model becomes a double: `classify(version, source)` answers each photo."""
+
+    def load_model(version):
+        return SimpleNamespace(classify=lambda source: classify(version, source))
+
+    monkeypatch.setattr("classifier.inference.load_model", load_model)
 
 
 @pytest.fixture

@@ -116,13 +116,17 @@ def test_delete(alices_client, make_prediction):
     assert not Prediction.objects.exists()
 
 
-def test_retry(alices_client, make_prediction):
+def test_retry(alices_client, make_prediction, django_capture_on_commit_callbacks):
     prediction = make_prediction(status=Prediction.Status.FAILED, error="boom")
     page = reverse("classifier:detail", args=[prediction.pk])
-    r = _post_both_ways(alices_client, page, reverse("classifier:retry", args=[prediction.pk]))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        r = _post_both_ways(alices_client, page, reverse("classifier:retry", args=[prediction.pk]))
     assert r.status_code == 302
+    assert len(callbacks) == 1  # the retry, and only it, queued the task
     prediction.refresh_from_db()
-    assert prediction.status != Prediction.Status.FAILED  # sent again (and, tasks being eager, answered)
+    # Tasks are eager and no model is active: the task really ran again on the re-queued prediction.
+    assert prediction.attempts == 1
+    assert prediction.error.startswith("No model is active yet")
 
 
 def test_a_refused_delete_or_retry_changes_nothing(alices_client, make_prediction):

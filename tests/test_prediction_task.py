@@ -14,7 +14,7 @@ from classifier.models import Prediction
 from classifier.validation import check_image_upload
 from trainer.models import ModelVersion
 
-from .conftest import image_bytes, upload
+from .conftest import image_bytes, upload, use_model_double
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def fake_model(monkeypatch):
         calls.append(source.read())
         return Classification(label="dog", confidence=0.8, probabilities={"cat": 0.2, "dog": 0.8}, inference_ms=7.0)
 
-    monkeypatch.setattr("classifier.inference.classify", classify)
+    use_model_double(monkeypatch, classify)
     return calls
 
 
@@ -70,7 +70,7 @@ def test_a_result_arriving_after_another_delivery_finished_is_dropped(make_predi
         Prediction.objects.filter(pk=prediction.pk).update(status="done", label="first")
         return Classification(label="second", confidence=1.0, probabilities={"cat": 0.0, "dog": 1.0}, inference_ms=1)
 
-    monkeypatch.setattr("classifier.inference.classify", classify_while_another_delivery_finishes)
+    use_model_double(monkeypatch, classify_while_another_delivery_finishes)
     tasks.predict_image(prediction.pk)
     prediction.refresh_from_db()
     assert prediction.label == "first"
@@ -108,7 +108,7 @@ def test_it_fails_clearly_when_the_model_cannot_decode_the_photo(make_prediction
     def classify(version, source):
         raise UnidentifiedImageError("cannot identify image file")
 
-    monkeypatch.setattr("classifier.inference.classify", classify)
+    use_model_double(monkeypatch, classify)
     prediction = make_prediction()
     tasks.predict_image(prediction.pk)
     prediction.refresh_from_db()
@@ -122,7 +122,7 @@ def test_an_unexpected_model_error_fails_the_prediction_instead_of_leaving_it_pe
     def classify(version, source):
         raise RuntimeError("graph exploded")
 
-    monkeypatch.setattr("classifier.inference.classify", classify)
+    use_model_double(monkeypatch, classify)
     prediction = make_prediction()
     tasks.predict_image(prediction.pk)
     prediction.refresh_from_db()
@@ -226,3 +226,36 @@ def test_do_delete_keeps_files_when_the_transaction_rolls_back(make_prediction):
         do_delete_prediction(prediction)
         raise RuntimeError("rolled back")
     assert storage.exists(name)
+
+
+def test_a_photo_that_stopped_the_worker_three_times_is_failed_with_the_reason(make_prediction, version, monkeypatch):
+    def classify_and_die(version, source):
+        raise SystemExit("the pool process died")  # as a decoder that exhausts memory would end it
+
+    use_model_double(monkeypatch, classify_and_die)
+    prediction = make_prediction()
+    for _ in range(tasks.MAX_PREDICTION_ATTEMPTS):  # each delivery is counted, then dies with its worker
+        with pytest.raises(SystemExit):
+            tasks.predict_image(prediction.pk)
+    prediction.refresh_from_db()
+    assert prediction.status == Prediction.Status.PENDING
+
+    tasks.predict_image(prediction.pk)  # delivered again: not tried a fourth time
+    prediction.refresh_from_db()
+    assert prediction.status == Prediction.Status.FAILED
+    assert prediction.error.startswith(f"This photo stopped the worker {tasks.MAX_PREDICTION_ATTEMPTS} times")
+
+
+def test_a_delivery_after_fewer_losses_is_answered(make_prediction, version, fake_model):
+    prediction = make_prediction(attempts=tasks.MAX_PREDICTION_ATTEMPTS - 1)
+    tasks.predict_image(prediction.pk)
+    prediction.refresh_from_db()
+    assert prediction.status == Prediction.Status.DONE
+
+
+def test_the_owner_retrying_a_photo_that_stopped_the_worker_gives_it_new_attempts(make_prediction, version, fake_model):
+    prediction = make_prediction(attempts=tasks.MAX_PREDICTION_ATTEMPTS + 1, status=Prediction.Status.FAILED)
+    assert do_retry_prediction(prediction)
+    tasks.predict_image(prediction.pk)
+    prediction.refresh_from_db()
+    assert (prediction.status, prediction.attempts) == (Prediction.Status.DONE, 1)

@@ -67,6 +67,10 @@ def test_the_owner_is_sent_to_a_signed_url_that_works_and_expires_soon(client, s
     answer = requests.get(r.url, timeout=10)
     assert answer.status_code == 200
     assert answer.content == s3_storage.read(field.name)
+    # The same headers as from local storage: the detected type, the photo's own name, never the key's.
+    assert answer.headers["Content-Type"] == ("image/png" if name == "classifier:image" else "image/jpeg")
+    expected_name = "cat.png" if name == "classifier:image" else "cat (thumbnail).jpg"
+    assert answer.headers["Content-Disposition"] == f'inline; filename="{expected_name}"'
 
 
 @pytest.mark.parametrize("name", ["classifier:image", "classifier:thumbnail"])

@@ -17,6 +17,7 @@ from classifier.inference import Classification
 from classifier.models import Prediction
 from trainer.models import ModelVersion
 
+from .conftest import use_model_double
 from .test_enqueue_broker_down import UNREACHABLE_BROKER, _use_broker
 from .worker import broker_url, purge
 
@@ -41,7 +42,7 @@ def fake_model(monkeypatch):
         calls.append(version.pk)
         return Classification(label="dog", confidence=0.8, probabilities={"cat": 0.2, "dog": 0.8}, inference_ms=7.0)
 
-    monkeypatch.setattr("classifier.inference.classify", classify)
+    use_model_double(monkeypatch, classify)
     return calls
 
 

@@ -172,3 +172,40 @@ def test_anonymous_upload_is_sent_to_log_in(client):
     assert r.status_code == 302
     assert r.url.startswith(reverse("login"))
     assert Prediction.objects.count() == 0
+
+
+def _phone_jpeg(size=(4000, 3000)) -> bytes:
+    """A 12-megapixel JPEG with detail in it, as a phone takes."""
+    picture = Image.merge("RGB", [Image.effect_noise(size, 40 + 20 * band) for band in range(3)])
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_the_web_process_decodes_a_large_jpeg_at_a_reduced_scale(client, monkeypatch):
+    from classifier import validation
+
+    decoded = []
+    make_thumbnail = validation._make_thumbnail
+    monkeypatch.setattr(
+        validation, "_make_thumbnail", lambda image: decoded.append(image.size) or make_thumbnail(image)
+    )
+    r = _post(client, upload("phone.jpg", _phone_jpeg()))
+    assert r.status_code == 302
+    assert decoded == [(500, 375)]  # an eighth of each side: a 64th of the pixels, still over the thumbnail
+    prediction = Prediction.objects.get()
+    assert (prediction.width, prediction.height) == (4000, 3000)  # the photo's own size, from the header
+
+
+def test_a_truncated_large_jpeg_is_still_refused_at_the_reduced_scale(client, settings):
+    data = _phone_jpeg()
+    r = _post(client, upload("cut.jpg", data[: len(data) * 9 // 10]))
+    _assert_refused(r, settings, "cut.jpg is damaged or incomplete")
+
+
+def test_an_upload_leaves_pillows_bomb_guard_on(client):
+    assert _post(client, upload("a.png", image_bytes("PNG"))).status_code == 302
+    out = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(out, format="PNG")
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(out)  # anything else in the web process that opens an image is still guarded

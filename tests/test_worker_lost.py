@@ -55,3 +55,37 @@ def test_a_prediction_whose_worker_process_dies_mid_task_is_delivered_again(
         log = log_path.read_text()
         assert "WorkerLostError" in log or "exited prematurely" in log  # the kill really hit the task
         assert log.count("received") >= 2  # and the message came back
+
+
+def test_a_photo_that_stops_the_worker_three_times_is_failed_with_the_reason(
+    settings, monkeypatch, make_prediction, tmp_path
+):
+    """Each delivery dies with its pool process (SIGKILL, as the out-of-memory killer would); after the third,
+    the next delivery fails the prediction with the reason instead of trying the photo again."""
+    from classifier.models import Prediction
+    from classifier.tasks import MAX_PREDICTION_ATTEMPTS
+
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
+    call_command("ensure_shipped_model", verbosity=0)
+    log_path = tmp_path / "worker.log"
+    with running_worker(
+        queues="predictions", media_root=settings.MEDIA_ROOT, name="e2e-killed-3", log_path=log_path
+    ) as worker:
+        prediction = make_prediction()  # queued once committed
+        for attempt in range(1, MAX_PREDICTION_ATTEMPTS + 1):
+            deadline = time.monotonic() + 60
+            # Counted before any work; the model then takes seconds to load: the window to kill it in.
+            while Prediction.objects.get(pk=prediction.pk).attempts < attempt:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.05)
+            [child] = [int(pid) for pid in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()]
+            os.kill(child, signal.SIGKILL)
+
+        deadline = time.monotonic() + 60
+        while (prediction := Prediction.objects.get(pk=prediction.pk)).status == Prediction.Status.PENDING:
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+    assert prediction.status == Prediction.Status.FAILED
+    assert prediction.error.startswith(f"This photo stopped the worker {MAX_PREDICTION_ATTEMPTS} times")
+    log = log_path.read_text()
+    assert log.count("WorkerLostError") + log.count("exited prematurely") >= MAX_PREDICTION_ATTEMPTS, log

@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every page but sign-up and log-in needs a login (Django 5.1+).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Too many photos in one upload: the documented message, not the generic 400 page.
+    "classifier.middleware.TooManyFilesMiddleware",
 ]
 
 ROOT_URLCONF = "catdog_site.urls"
@@ -138,6 +140,7 @@ CATDOG_MAX_IMAGE_PIXELS = env.int("CATDOG_MAX_IMAGE_PIXELS", default=50_000_000)
 CATDOG_MAX_FILES_PER_UPLOAD = env.int("CATDOG_MAX_FILES_PER_UPLOAD", default=20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # non-file fields only
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The parser refuses more files before storing any; classifier.middleware turns that into the message.
 DATA_UPLOAD_MAX_NUMBER_FILES = CATDOG_MAX_FILES_PER_UPLOAD
 
 # The model the repository ships; `manage.py ensure_shipped_model` registers it.

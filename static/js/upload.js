@@ -13,7 +13,8 @@
   if (!input || !zone || !list) return;
 
   var maxBytes = parseInt(zone.dataset.maxBytes || "0", 10);
-  var maxFiles = parseInt(zone.dataset.maxFiles || "0", 10);
+  // The file input carries the server's limit (classifier/forms.py); the drop zone too, for old pages.
+  var maxFiles = parseInt(input.dataset.maxFiles || zone.dataset.maxFiles || "0", 10);
   var accepted = (input.getAttribute("accept") || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
   var previewUrls = [];
 
@@ -87,7 +88,7 @@
 
     var parts = [];
     if (files.length) parts.push(files.length + (files.length === 1 ? " photo" : " photos") + ", " + formatSize(total));
-    if (maxFiles && files.length > maxFiles) parts.push("too many: at most " + maxFiles + " at once");
+    if (tooMany(files)) parts.push(tooManyMessage());
     if (problems) {
       parts.push(problems === 1 ? "1 cannot be uploaded: remove it to send the rest" : problems + " cannot be uploaded: remove them to send the rest");
     }
@@ -97,7 +98,28 @@
     }
   }
 
+  // The same sentence as the server's (classifier/forms.py), so the page reads the same either way.
+  function tooManyMessage() {
+    return "Upload at most " + maxFiles + " photos at once.";
+  }
+
+  function tooMany(files) {
+    return !!maxFiles && files.length > maxFiles;
+  }
+
   input.addEventListener("change", render);
+
+  // Too many photos are never sent: the server would refuse them all, after the whole upload.
+  form.addEventListener("submit", function (event) {
+    var files = input.files || [];
+    if (!tooMany(files)) return;
+    event.preventDefault();
+    event.stopPropagation();  // no busy spinner (static/js/app.js) for a form that is not sent
+    if (summary) {
+      summary.setAttribute("role", "alert");
+      summary.textContent = "Nothing was sent: you chose " + files.length + " photos. " + tooManyMessage();
+    }
+  });
 
   // A file input's list cannot be edited in place, but it can be replaced by a new one without the removed file.
   var canEditFiles = (function () {
