@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .datasets import INGEST_TIME_LIMIT_SECONDS, Collection, delete_files
-from .files import file_sha256
+from .datasets import INGEST_TIME_LIMIT_SECONDS, Collection
+from .files import delete_files, file_sha256
 from .models import Dataset, DatasetImage, ModelVersion
 
 
@@ -234,7 +234,7 @@ def do_finish_training(version_id: int, started_at, *, model_path: Path, result,
             error="",
         )
         if not finished:
-            transaction.on_commit(lambda: version.file.storage.delete(name))
+            transaction.on_commit(lambda: delete_files([name]))  # stored for a row that did not take it
     return bool(finished)
 
 
@@ -287,8 +287,7 @@ def do_create_dataset(dataset: Dataset, *, archive: UploadedFile | None = None) 
                 dataset.archive.save("archive.zip", archive)
             transaction.on_commit(lambda: _enqueue_ingestion(dataset.pk))
     except BaseException:
-        if dataset.archive.name:
-            dataset.archive.storage.delete(dataset.archive.name)  # the row was rolled back: no orphan
+        delete_files([dataset.archive.name])  # the row was rolled back: no orphan
         raise
     return dataset
 
@@ -309,7 +308,8 @@ def do_recheck_dataset(dataset: Dataset) -> bool:
 
 def do_finish_ingestion(dataset_id: int, claimed_at, collection: Collection) -> bool:
     """Make what `collection` gathered the dataset's content, if this run still holds the dataset
-    (claimed at `claimed_at`); files of the previous content that are no longer used are deleted."""
+    (claimed at `claimed_at`); files of the previous content that are no longer used go after commit
+    (trainer/models.py)."""
     with transaction.atomic():
         finished = Dataset.objects.filter(
             pk=dataset_id, status=Dataset.Status.PROCESSING, started_at=claimed_at
@@ -323,8 +323,7 @@ def do_finish_ingestion(dataset_id: int, claimed_at, collection: Collection) -> 
         )
         if not finished:
             return False
-        previous = _replace_images(dataset_id, list(collection.images.values()))
-        transaction.on_commit(lambda: delete_files(previous - collection.stored))
+        _replace_images(dataset_id, list(collection.images.values()))
     return True
 
 
@@ -341,24 +340,14 @@ def do_fail_ingestion(dataset_id: int, claimed_at, error: str, collection: Colle
         )
         if not failed:
             return False
-        previous = _replace_images(dataset_id, [])
-        transaction.on_commit(lambda: delete_files(previous | collection.stored))
+        _replace_images(dataset_id, [])
+        # The old rows' files go with them; what this run stored was never given a row.
+        transaction.on_commit(lambda: delete_files(collection.stored))
     return True
 
 
-def _replace_images(dataset_id: int, images: list[DatasetImage]) -> set[str]:
-    """Swap the dataset's image rows for `images`; returns the storage names the old rows used."""
-    old = DatasetImage.objects.filter(dataset_id=dataset_id)
-    names = {name for pair in old.values_list("file", "thumbnail") for name in pair if name}
-    old.delete()
+def _replace_images(dataset_id: int, images: list[DatasetImage]) -> None:
+    """Swap the dataset's image rows for `images`. The new rows take over the files of the old rows of
+    the same content; the other old files go after commit (trainer/models.py)."""
+    DatasetImage.objects.filter(dataset_id=dataset_id).delete()
     DatasetImage.objects.bulk_create(images, batch_size=500)
-    return names
-
-
-def do_delete_dataset(dataset: Dataset) -> None:
-    """Delete the dataset and its images, then their files once the deletion is committed."""
-    with transaction.atomic():
-        names = {dataset.archive.name}
-        names.update(name for pair in dataset.images.values_list("file", "thumbnail") for name in pair)
-        dataset.delete()
-        transaction.on_commit(lambda: delete_files(names))

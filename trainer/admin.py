@@ -23,7 +23,6 @@ from .actions import (
     do_activate_model_version,
     do_cancel_training,
     do_create_dataset,
-    do_delete_dataset,
     do_fail_stale_trainings,
     do_recheck_dataset,
     do_request_training,
@@ -192,13 +191,6 @@ class DatasetAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, f"{obj} is being checked; this page shows the result when it is done.")
         return redirect("admin:trainer_dataset_change", obj.pk)
-
-    def delete_model(self, request, obj):
-        do_delete_dataset(obj)
-
-    def delete_queryset(self, request, queryset):
-        for dataset in queryset:
-            do_delete_dataset(dataset)
 
     @admin.action(description="Check the selected datasets again", permissions=["add"])
     def recheck(self, request, queryset):

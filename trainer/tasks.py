@@ -37,10 +37,10 @@ from .datasets import (
     Collection,
     DatasetRefused,
     collect,
-    delete_files,
     folder_images_sha256,
     materialize,
 )
+from .files import delete_files
 from .models import Dataset, ModelVersion
 
 logger = logging.getLogger(__name__)

@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "accounts",
     "classifier",
     "trainer",
+    # Last, as its documentation asks: deletes the files of a deleted row once the transaction commits
+    # (and a replaced file once its row is saved). Dataset images are the one exception: trainer/models.py.
+    "django_cleanup.apps.CleanupConfig",
 ]
 
 MIDDLEWARE = [
