@@ -1,9 +1,12 @@
 """Building tiny datasets for the tests/test_datasets_*.py files: photos, zips, folders."""
 
 import io
+import random
 import stat
 import zipfile
 from pathlib import Path
+
+from PIL import Image
 
 from trainer.models import Dataset
 
@@ -13,6 +16,14 @@ from .conftest import image_bytes
 def photo(n: int, fmt: str = "PNG", size=(32, 24)) -> bytes:
     """A small image whose content differs for every n (so that only deliberate copies are duplicates)."""
     return image_bytes(fmt, size=size, color=(n * 53 % 256, n * 101 % 256, (n * 29 + 77) % 256))
+
+
+def noise_photo(seed: int | str, side: int = 512) -> bytes:
+    """A PNG of random pixels: about 0.8 MB at 512 px that no zip can compress."""
+    pixels = random.Random(seed).randbytes(side * side * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), pixels).save(out, format="PNG")
+    return out.getvalue()
 
 
 def zip_bytes(entries: dict[str, bytes], *, symlinks: dict[str, str] | None = None) -> bytes:

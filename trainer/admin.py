@@ -178,7 +178,10 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
-            kwargs["form"] = DatasetAddForm
+            # Only the name is bound to the row. Bound too, the archive field (a model field of the same
+            # name) was saved by the row's first save, under datasets/None/, moving an upload kept on disk
+            # (over FILE_UPLOAD_MAX_MEMORY_SIZE) away before do_create_dataset could store it: HTTP 500.
+            kwargs.update(form=DatasetAddForm, fields=["name"])
         return super().get_form(request, obj, **kwargs)
 
     def has_change_permission(self, request, obj=None):
