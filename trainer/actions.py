@@ -251,7 +251,7 @@ def do_end_training(version_id: int, status: str, error: str, *, started_at=None
 
 def do_fail_stale_trainings() -> int:
     """Fail every running training whose worker stopped writing its heartbeat: it was killed, crashed
-    or lost its host. Called where trainings are looked at and before a training starts."""
+    or lost its host. Called by the sweep (trainer/tasks.py) and before a training starts."""
     return ModelVersion.objects.filter(status=ModelVersion.Status.RUNNING, heartbeat_at__lt=_stale_before()).update(
         status=ModelVersion.Status.FAILED,
         error=(
@@ -304,6 +304,29 @@ def do_recheck_dataset(dataset: Dataset) -> bool:
         if updated:
             transaction.on_commit(lambda: _enqueue_ingestion(dataset.pk))
     return bool(updated)
+
+
+def _stuck_check_seconds() -> int:
+    """A dataset still being checked after this long has no worker on it and none coming: its run hit the
+    hard time limit, and the broker would have handed its message out again by now (a redelivery takes
+    the check over, see trainer/tasks.py). Only a lost message or a hard kill leaves it so."""
+    redelivered_after = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 0)
+    return max(INGEST_TIME_LIMIT_SECONDS, redelivered_after) + 60
+
+
+def do_fail_stuck_datasets() -> int:
+    """Fail every dataset left being checked with no worker on it, saying why and what to do; returns how
+    many. Failed rather than sent again: a check that ran into its hard time limit would run into it again."""
+    seconds = _stuck_check_seconds()
+    error = (
+        f"The check stopped without a result: no worker has been on it for over {seconds // 60} minutes (its "
+        "worker was stopped at the time limit, or the task was lost). Use “Check again” to send it once more."
+    )
+    stuck = Dataset.objects.filter(
+        status=Dataset.Status.PROCESSING, started_at__lt=timezone.now() - timedelta(seconds=seconds)
+    )
+    # One at a time, each on its run's claim: a redelivery that took the check over meanwhile is left alone.
+    return sum(do_fail_ingestion(dataset.pk, dataset.started_at, error, Collection(dataset)) for dataset in stuck)
 
 
 def do_finish_ingestion(dataset_id: int, claimed_at, collection: Collection) -> bool:

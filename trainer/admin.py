@@ -23,7 +23,6 @@ from .actions import (
     do_activate_model_version,
     do_cancel_training,
     do_create_dataset,
-    do_fail_stale_trainings,
     do_recheck_dataset,
     do_request_training,
 )
@@ -505,12 +504,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, f"{version} had already ended.", messages.WARNING)
         return redirect("admin:trainer_modelversion_change", version.pk)
 
-    def changelist_view(self, request, extra_context=None):
-        do_fail_stale_trainings()
-        return super().changelist_view(request, extra_context)
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        do_fail_stale_trainings()
         version = self.get_object(request, unquote(object_id))
         context = {**(extra_context or {}), **(self._version_context(request, version) if version else {})}
         return super().change_view(request, object_id, form_url, context)
