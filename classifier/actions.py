@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from trainer.files import delete_files
+
 from .models import STALE_AFTER, Prediction
 from .validation import CheckedImage
 
@@ -53,8 +55,8 @@ def do_create_predictions(user, checked_images: list[CheckedImage]) -> list[Pred
                 prediction.save()
                 transaction.on_commit(lambda pk=prediction.pk: _enqueue(pk))
     except BaseException:
-        for prediction in created:
-            _delete_files(prediction)  # the rows were rolled back: leave no orphaned files
+        # The rows were rolled back: leave no orphaned files.
+        delete_files(name for prediction in created for name in (prediction.image.name, prediction.thumbnail.name))
         raise
     return created
 
@@ -101,13 +103,6 @@ def do_resend_predictions(limit: int = 500) -> int:
 
 
 def do_delete_prediction(prediction: Prediction) -> None:
-    """Delete the row, then its files once the deletion is committed."""
-    with transaction.atomic():
-        prediction.delete()
-        transaction.on_commit(lambda: _delete_files(prediction))
-
-
-def _delete_files(prediction: Prediction) -> None:
-    for field in (prediction.image, prediction.thumbnail):
-        if field.name:
-            field.storage.delete(field.name)
+    """Delete the row; its photo and thumbnail go once the deletion commits (django-cleanup), as they do
+    on every other path: a deleted owner, the admin's delete and bulk delete."""
+    prediction.delete()

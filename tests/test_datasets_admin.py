@@ -9,7 +9,7 @@ from trainer import datasets
 from trainer.models import Dataset
 
 from .conftest import upload
-from .dataset_helpers import class_folders, media_files, photo, write_tree, zip_bytes
+from .dataset_helpers import class_folders, media_files, noise_photo, photo, write_tree, zip_bytes
 
 pytest_plugins = ["tests.dataset_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -113,7 +113,9 @@ def test_a_thumbnail_is_only_found_under_its_own_dataset(admin_client, make_data
 # --- Adding -----------------------------------------------------------------------------------------------------
 
 
-def test_adding_a_zip_stores_it_checks_it_and_shows_its_page(admin_client, django_capture_on_commit_callbacks):
+def test_adding_a_zip_stores_it_checks_it_and_shows_its_page(
+    admin_client, settings, django_capture_on_commit_callbacks
+):
     archive = upload("pets.zip", zip_bytes(class_folders({"cat": 2, "dog": 2})))
     with django_capture_on_commit_callbacks(execute=True):
         r = admin_client.post(ADD_URL, {"name": "pets", "archive": archive})
@@ -123,6 +125,31 @@ def test_adding_a_zip_stores_it_checks_it_and_shows_its_page(admin_client, djang
     assert dataset.created_by.username == "admin"
     assert dataset.status == Dataset.Status.READY, dataset.error
     assert dataset.report["counts"] == {"cat": 2, "dog": 2}
+    assert media_files(settings) == _stored_names(dataset)  # the archive once, under the dataset's id
+
+
+def test_adding_a_zip_larger_than_what_django_keeps_in_memory(
+    admin_client, settings, django_capture_on_commit_callbacks
+):
+    """Django keeps a larger upload in a temporary file on disk, as it does every real dataset's zip."""
+    entries = {f"{label}/{n}.png": noise_photo(n) for n in range(8) for label in ["cat" if n % 2 else "dog"]}
+    archive = zip_bytes(entries)
+    assert 6 * 1024 * 1024 < len(archive) < 8 * 1024 * 1024 and len(archive) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+
+    with django_capture_on_commit_callbacks(execute=True):
+        r = admin_client.post(ADD_URL, {"name": "large", "archive": upload("large.zip", archive)})
+
+    dataset = Dataset.objects.get()
+    assert r.status_code == 302 and r.url == _change_url(dataset)
+    assert dataset.status == Dataset.Status.READY, dataset.error
+    assert dataset.report["counts"] == {"cat": 4, "dog": 4}
+    assert dataset.archive.read() == archive
+    assert media_files(settings) == _stored_names(dataset)
+
+
+def _stored_names(dataset) -> set[str]:
+    names = {name for pair in dataset.images.values_list("file", "thumbnail") for name in pair if name}
+    return names | {dataset.archive.name}
 
 
 def test_adding_a_server_folder(admin_client, roots, django_capture_on_commit_callbacks):

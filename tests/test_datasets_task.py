@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from catdog_site.celery import app as celery_app
-from trainer.actions import do_delete_dataset, do_finish_ingestion, do_recheck_dataset
+from trainer.actions import do_finish_ingestion, do_recheck_dataset
 from trainer.datasets import Collection
 from trainer.models import Dataset, DatasetImage
 from trainer.tasks import MAX_INGEST_ATTEMPTS, ingest_dataset
@@ -156,6 +156,6 @@ def test_deleting_a_dataset_deletes_its_files(make_dataset, settings, django_cap
     dataset = make_dataset(archive=zip_bytes(class_folders({"cat": 2, "dog": 2})))
     assert media_files(settings)
     with django_capture_on_commit_callbacks(execute=True):
-        do_delete_dataset(dataset)
+        dataset.delete()
     assert not Dataset.objects.exists() and not DatasetImage.objects.exists()
     assert media_files(settings) == set()

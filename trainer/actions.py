@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .datasets import INGEST_TIME_LIMIT_SECONDS, Collection, delete_files
-from .files import file_sha256
+from .datasets import INGEST_TIME_LIMIT_SECONDS, Collection
+from .files import delete_files, file_sha256
 from .models import Dataset, DatasetImage, ModelVersion
 
 
@@ -234,7 +234,7 @@ def do_finish_training(version_id: int, started_at, *, model_path: Path, result,
             error="",
         )
         if not finished:
-            transaction.on_commit(lambda: version.file.storage.delete(name))
+            transaction.on_commit(lambda: delete_files([name]))  # stored for a row that did not take it
     return bool(finished)
 
 
@@ -251,7 +251,7 @@ def do_end_training(version_id: int, status: str, error: str, *, started_at=None
 
 def do_fail_stale_trainings() -> int:
     """Fail every running training whose worker stopped writing its heartbeat: it was killed, crashed
-    or lost its host. Called where trainings are looked at and before a training starts."""
+    or lost its host. Called by the sweep (trainer/tasks.py) and before a training starts."""
     return ModelVersion.objects.filter(status=ModelVersion.Status.RUNNING, heartbeat_at__lt=_stale_before()).update(
         status=ModelVersion.Status.FAILED,
         error=(
@@ -287,8 +287,7 @@ def do_create_dataset(dataset: Dataset, *, archive: UploadedFile | None = None) 
                 dataset.archive.save("archive.zip", archive)
             transaction.on_commit(lambda: _enqueue_ingestion(dataset.pk))
     except BaseException:
-        if dataset.archive.name:
-            dataset.archive.storage.delete(dataset.archive.name)  # the row was rolled back: no orphan
+        delete_files([dataset.archive.name])  # the row was rolled back: no orphan
         raise
     return dataset
 
@@ -307,9 +306,33 @@ def do_recheck_dataset(dataset: Dataset) -> bool:
     return bool(updated)
 
 
+def _stuck_check_seconds() -> int:
+    """A dataset still being checked after this long has no worker on it and none coming: its run hit the
+    hard time limit, and the broker would have handed its message out again by now (a redelivery takes
+    the check over, see trainer/tasks.py). Only a lost message or a hard kill leaves it so."""
+    redelivered_after = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 0)
+    return max(INGEST_TIME_LIMIT_SECONDS, redelivered_after) + 60
+
+
+def do_fail_stuck_datasets() -> int:
+    """Fail every dataset left being checked with no worker on it, saying why and what to do; returns how
+    many. Failed rather than sent again: a check that ran into its hard time limit would run into it again."""
+    seconds = _stuck_check_seconds()
+    error = (
+        f"The check stopped without a result: no worker has been on it for over {seconds // 60} minutes (its "
+        "worker was stopped at the time limit, or the task was lost). Use “Check again” to send it once more."
+    )
+    stuck = Dataset.objects.filter(
+        status=Dataset.Status.PROCESSING, started_at__lt=timezone.now() - timedelta(seconds=seconds)
+    )
+    # One at a time, each on its run's claim: a redelivery that took the check over meanwhile is left alone.
+    return sum(do_fail_ingestion(dataset.pk, dataset.started_at, error, Collection(dataset)) for dataset in stuck)
+
+
 def do_finish_ingestion(dataset_id: int, claimed_at, collection: Collection) -> bool:
     """Make what `collection` gathered the dataset's content, if this run still holds the dataset
-    (claimed at `claimed_at`); files of the previous content that are no longer used are deleted."""
+    (claimed at `claimed_at`); files of the previous content that are no longer used go after commit
+    (trainer/models.py)."""
     with transaction.atomic():
         finished = Dataset.objects.filter(
             pk=dataset_id, status=Dataset.Status.PROCESSING, started_at=claimed_at
@@ -323,8 +346,7 @@ def do_finish_ingestion(dataset_id: int, claimed_at, collection: Collection) -> 
         )
         if not finished:
             return False
-        previous = _replace_images(dataset_id, list(collection.images.values()))
-        transaction.on_commit(lambda: delete_files(previous - collection.stored))
+        _replace_images(dataset_id, list(collection.images.values()))
     return True
 
 
@@ -341,24 +363,14 @@ def do_fail_ingestion(dataset_id: int, claimed_at, error: str, collection: Colle
         )
         if not failed:
             return False
-        previous = _replace_images(dataset_id, [])
-        transaction.on_commit(lambda: delete_files(previous | collection.stored))
+        _replace_images(dataset_id, [])
+        # The old rows' files go with them; what this run stored was never given a row.
+        transaction.on_commit(lambda: delete_files(collection.stored))
     return True
 
 
-def _replace_images(dataset_id: int, images: list[DatasetImage]) -> set[str]:
-    """Swap the dataset's image rows for `images`; returns the storage names the old rows used."""
-    old = DatasetImage.objects.filter(dataset_id=dataset_id)
-    names = {name for pair in old.values_list("file", "thumbnail") for name in pair if name}
-    old.delete()
+def _replace_images(dataset_id: int, images: list[DatasetImage]) -> None:
+    """Swap the dataset's image rows for `images`. The new rows take over the files of the old rows of
+    the same content; the other old files go after commit (trainer/models.py)."""
+    DatasetImage.objects.filter(dataset_id=dataset_id).delete()
     DatasetImage.objects.bulk_create(images, batch_size=500)
-    return names
-
-
-def do_delete_dataset(dataset: Dataset) -> None:
-    """Delete the dataset and its images, then their files once the deletion is committed."""
-    with transaction.atomic():
-        names = {dataset.archive.name}
-        names.update(name for pair in dataset.images.values_list("file", "thumbnail") for name in pair)
-        dataset.delete()
-        transaction.on_commit(lambda: delete_files(names))

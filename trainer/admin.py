@@ -23,8 +23,6 @@ from .actions import (
     do_activate_model_version,
     do_cancel_training,
     do_create_dataset,
-    do_delete_dataset,
-    do_fail_stale_trainings,
     do_recheck_dataset,
     do_request_training,
 )
@@ -179,7 +177,10 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
-            kwargs["form"] = DatasetAddForm
+            # Only the name is bound to the row. Bound too, the archive field (a model field of the same
+            # name) was saved by the row's first save, under datasets/None/, moving an upload kept on disk
+            # (over FILE_UPLOAD_MAX_MEMORY_SIZE) away before do_create_dataset could store it: HTTP 500.
+            kwargs.update(form=DatasetAddForm, fields=["name"])
         return super().get_form(request, obj, **kwargs)
 
     def has_change_permission(self, request, obj=None):
@@ -192,13 +193,6 @@ class DatasetAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, f"{obj} is being checked; this page shows the result when it is done.")
         return redirect("admin:trainer_dataset_change", obj.pk)
-
-    def delete_model(self, request, obj):
-        do_delete_dataset(obj)
-
-    def delete_queryset(self, request, queryset):
-        for dataset in queryset:
-            do_delete_dataset(dataset)
 
     @admin.action(description="Check the selected datasets again", permissions=["add"])
     def recheck(self, request, queryset):
@@ -510,12 +504,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, f"{version} had already ended.", messages.WARNING)
         return redirect("admin:trainer_modelversion_change", version.pk)
 
-    def changelist_view(self, request, extra_context=None):
-        do_fail_stale_trainings()
-        return super().changelist_view(request, extra_context)
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        do_fail_stale_trainings()
         version = self.get_object(request, unquote(object_id))
         context = {**(extra_context or {}), **(self._version_context(request, version) if version else {})}
         return super().change_view(request, object_id, form_url, context)

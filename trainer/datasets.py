@@ -588,9 +588,3 @@ def materialize(dataset: Dataset, folder: Path) -> list[str]:
         except ChecksumMismatch:
             raise ValueError(f"{image.file.name} no longer matches its SHA-256; check the dataset again.") from None
     return list(dataset.class_names)
-
-
-def delete_files(names: Iterable[str]) -> None:
-    for name in names:
-        if name:
-            default_storage.delete(name)

@@ -1,12 +1,14 @@
-"""Content hashes, and copying a stored file to local disk with its hash checked (no TensorFlow here)."""
+"""Content hashes, copying a stored file to local disk with its hash checked, and deleting stored files
+that no row names (no TensorFlow here)."""
 
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from django.core.files.storage import Storage
+from django.core.files.storage import Storage, default_storage
 
 _CHUNK = 1 << 20
 
@@ -43,3 +45,12 @@ def copy_verified(storage: Storage, name: str, target: Path, sha256: str) -> Pat
         raise ChecksumMismatch(f"{name} does not match its recorded SHA-256.")
     os.replace(part.name, target)
     return target
+
+
+def delete_files(names: Iterable[str]) -> None:
+    """Delete files that were stored for rows that were never committed (a rolled-back upload, a dataset
+    check whose result was dropped). A deleted row's files need no call: they go once the deletion
+    commits (django-cleanup; dataset images in trainer/models.py)."""
+    for name in names:
+        if name:
+            default_storage.delete(name)

@@ -1,5 +1,8 @@
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django_cleanup import cleanup
 
 
 def _dataset_archive_upload_to(dataset: "Dataset", filename: str) -> str:
@@ -64,6 +67,7 @@ class Dataset(models.Model):
         return self.name
 
 
+@cleanup.ignore  # its files may outlive the row: see _delete_unused_image_files
 class DatasetImage(models.Model):
     """One accepted image of a dataset, stored under datasets/<dataset id>/<label>/<sha256>.<ext>."""
 
@@ -88,6 +92,27 @@ class DatasetImage(models.Model):
 
     def __str__(self):
         return f"{self.label}/{self.sha256[:12]}"
+
+
+@receiver(post_delete, sender=DatasetImage)
+def _delete_unused_image_files(sender, instance: DatasetImage, using, **kwargs):
+    """A deleted image's files go once the deletion commits, as django-cleanup does for every other file,
+    unless a row still uses them.
+
+    Image files are named by their content, not by their row: checking a dataset again replaces its rows
+    by new ones that take over the files of the same content (trainer/actions.py `_replace_images`).
+    Only a row of the same dataset with the same content can name the same file, and the unique
+    constraint on (dataset, sha256) makes that question one index lookup.
+    """
+    names = {name for name in (instance.file.name, instance.thumbnail.name) if name}
+
+    def delete_unused() -> None:
+        same_content = DatasetImage.objects.using(using).filter(dataset_id=instance.dataset_id, sha256=instance.sha256)
+        still_used = {name for pair in same_content.values_list("file", "thumbnail") for name in pair}
+        for name in names - still_used:
+            instance.file.storage.delete(name)
+
+    transaction.on_commit(delete_unused, using=using)
 
 
 def _model_upload_to(version: "ModelVersion", filename: str) -> str:

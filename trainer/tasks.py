@@ -1,10 +1,11 @@
-"""The trainer app's background work: checking datasets and training model versions.
+"""The trainer app's background work: checking datasets, training model versions, and the sweep.
 
 Trainings go to the "training" queue and dataset checks to the "datasets" queue, both served by the
 training worker and never by the prediction worker, so that a long training never holds up a
-prediction. CELERY_TASK_ROUTES sends all of trainer.tasks to "training"; the
-queue given when sending (`enqueue_ingest_dataset`) wins over a route. It is given there and not as the
-task's `queue=` attribute, which Celery 5.7 deprecates and 6.0 will ignore.
+prediction. CELERY_TASK_ROUTES sends the sweep to "maintenance", where no backlog of work can hold it
+up, and the rest of trainer.tasks to "training"; the queue given when sending (`enqueue_ingest_dataset`)
+wins over a route. It is given there and not as the task's `queue=` attribute, which Celery 5.7
+deprecates and 6.0 will ignore.
 """
 
 import dataclasses
@@ -29,6 +30,7 @@ from .actions import (
     do_end_training,
     do_fail_ingestion,
     do_fail_stale_trainings,
+    do_fail_stuck_datasets,
     do_finish_ingestion,
     do_finish_training,
 )
@@ -37,10 +39,10 @@ from .datasets import (
     Collection,
     DatasetRefused,
     collect,
-    delete_files,
     folder_images_sha256,
     materialize,
 )
+from .files import delete_files
 from .models import Dataset, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -258,6 +260,13 @@ class _Heartbeat:
 def enqueue_train_model_version(version_id: int) -> None:
     """Send a training to the workers of the "training" queue; call it after the version is committed."""
     train_model_version.apply_async((version_id,), queue=TRAINING_QUEUE)
+
+
+@shared_task
+def sweep_stuck_work() -> dict[str, int]:
+    """Run by beat every CATDOG_SWEEP_SECONDS: no training or dataset check stays "running" for ever
+    after its worker went away. The pages only read what it leaves."""
+    return {"trainings": do_fail_stale_trainings(), "datasets": do_fail_stuck_datasets()}
 
 
 @task_failure.connect

@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "accounts",
     "classifier",
     "trainer",
+    # Last, as its documentation asks: deletes the files of a deleted row once the transaction commits
+    # (and a replaced file once its row is saved). Dataset images are the one exception: trainer/models.py.
+    "django_cleanup.apps.CleanupConfig",
 ]
 
 MIDDLEWARE = [
@@ -202,7 +205,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classifier.tasks.resend_predictions",
         "schedule": CATDOG_SWEEP_SECONDS,
         "options": {"expires": CATDOG_SWEEP_SECONDS},  # sweeps that piled up while workers were down: one will do
-    }
+    },
+    # Trainings whose worker stopped beating, dataset checks that no worker is on any more: failed, with why.
+    "sweep-stuck-work": {
+        "task": "trainer.tasks.sweep_stuck_work",
+        "schedule": CATDOG_SWEEP_SECONDS,
+        "options": {"expires": CATDOG_SWEEP_SECONDS},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True  # results live in the database rows
@@ -213,6 +222,7 @@ CELERY_TASK_DEFAULT_QUEUE = "predictions"
 CELERY_TASK_ROUTES = {
     "classifier.tasks.*": {"queue": "predictions"},
     "trainer.tasks.ingest_*": {"queue": "datasets"},
+    "trainer.tasks.sweep_*": {"queue": "maintenance"},  # its own queue: a backlog of work cannot starve it
     "trainer.tasks.*": {"queue": "training"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

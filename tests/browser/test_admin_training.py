@@ -9,21 +9,27 @@ import pytest
 from trainer.models import ModelVersion
 
 from ..conftest import SHARED_DATA
+from ..dataset_helpers import noise_photo
 from .browser import assert_images_loaded
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-PER_CLASS = 5
+PHOTOS, NOISE = 5, 4  # per class
+PER_CLASS = PHOTOS + NOISE
 
 
 @pytest.fixture
-def pets_zip(tmp_path):
-    """Five real photos per class, one folder per class."""
+def pets_zip(tmp_path, settings):
+    """Five real photos and four of random pixels per class, one folder per class: over 6 MB, so that the
+    upload takes the path of every real dataset (Django keeps it on disk, not in memory)."""
     path = tmp_path / "pets.zip"
     with zipfile.ZipFile(path, "w") as archive:
         for label in ("cat", "dog"):
-            for n in range(1, PER_CLASS + 1):
+            for n in range(1, PHOTOS + 1):
                 archive.write(SHARED_DATA / "train" / label / f"{label}.{n}.jpg", f"{label}/{n}.jpg")
+            for n in range(NOISE):
+                archive.writestr(f"{label}/noise-{n}.png", noise_photo(f"{label}-{n}"))
+    assert path.stat().st_size > max(6 * 1024 * 1024, settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
     return path
 
 
@@ -76,10 +82,14 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     panel = page.locator("#training-panel")
     page.evaluate("window.__marker = 'same page'")
     seen = _watch_training(page, screenshot)
-    assert seen[-1][0] == "ready", (seen, panel.inner_text())
-    running = [phase for status, phase in seen if status == "running"]
+    assert seen[-1][:2] == ("ready", ""), (seen, panel.inner_text())
+    running = [phase for status, phase, _ in seen if status == "running"]
     assert running, f"the page never showed the training running: {seen}"
     assert any(running), f"the running training never said what it was doing: {seen}"
+    # The marker set on the page as it opened: still there, the page changed in place; gone, it reloaded.
+    in_place = [(status, phase) for status, phase, same_page in seen if same_page]
+    assert len(set(in_place)) >= 2 and ("running", running[-1]) in in_place, f"not updated in place: {seen}"
+    assert not seen[-1][2], f"the page did not reload once the training ended: {seen}"
     expect(panel).to_contain_text("Ready: test accuracy")
     expect(page.locator(".confusion td.cell")).to_have_count(4)
     screenshot(page, "version-ready")
@@ -88,8 +98,9 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     assert version.params["architecture"] == "simple_cnn" and version.params["epochs"] == 2
 
 
-def _watch_training(page, screenshot, timeout: float = 75) -> list[tuple[str, str]]:
-    """Every (status, phase) the panel shows until the training ends; a screenshot of each while it runs."""
+def _watch_training(page, screenshot, timeout: float = 75) -> list[tuple[str, str, bool]]:
+    """Every (status, phase, whether the page is the one first shown) until the training ends; a
+    screenshot of each while it runs."""
     from playwright.sync_api import Error as PlaywrightError
 
     read = """() => {
@@ -97,7 +108,7 @@ def _watch_training(page, screenshot, timeout: float = 75) -> list[tuple[str, st
         const phase = panel && panel.dataset.status === "running" && panel.querySelector("p strong");
         return panel && [panel.dataset.status, phase ? phase.textContent : "", window.__marker === "same page"];
     }"""
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str, bool]] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -107,10 +118,10 @@ def _watch_training(page, screenshot, timeout: float = 75) -> list[tuple[str, st
         if not state:
             time.sleep(0.2)
             continue
-        status, phase, not_reloaded = state
-        if not seen or seen[-1] != (status, phase):
-            seen.append((status, phase))
-            if status == "running" and not_reloaded:
+        status, phase, same_page = state
+        if not seen or seen[-1] != (status, phase, same_page):
+            seen.append((status, phase, same_page))
+            if status == "running" and same_page:
                 screenshot(page, f"version-running-{len(seen)}")
         if status not in ("queued", "running"):
             return seen
