@@ -190,39 +190,37 @@ def train(
         fit_model, x_train, y_train, x_test = _features_for_head(
             model, datasets, config, progress_callback, should_cancel
         )
-        batching = {"batch_size": config.batch_size, "shuffle": True}
-        test_data = (x_test, datasets.y_test)
+        train_data = {"x": x_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
+        test_data, test_inputs = (x_test, datasets.y_test), {"x": x_test, "batch_size": config.batch_size}
     else:
         # Photos stream from disk, decoded a batch at a time, in a new seeded order every epoch.
-        fit_model, y_train = model, datasets.y_train
-        x_train = _Photos(datasets.train_paths, y_train, config.image_size, config.batch_size, seed=config.seed)
-        x_test = _Photos(datasets.test_paths, datasets.y_test, config.image_size, config.batch_size)
-        batching, test_data = {}, x_test
+        fit_model = model
+        size, batch_size = config.image_size, config.batch_size
+        train_data = {"x": _Photos(datasets.train_paths, datasets.y_train, size, batch_size, seed=config.seed)}
+        test_data = _Photos(datasets.test_paths, datasets.y_test, size, batch_size)
+        test_inputs = {"x": test_data}
 
     # Cosine decay to zero: the weights settle by the last epoch. At a constant rate they were still
     # moving, and the accuracy swung by several tenths of a point from one epoch to the next.
-    steps = config.epochs * -(-len(y_train) // config.batch_size)
+    steps = config.epochs * -(-len(datasets.y_train) * (1 + config.augment_copies) // config.batch_size)
     fit_model.compile(
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     fit = fit_model.fit(
-        x_train,
-        y_train if batching else None,
+        **train_data,
         epochs=config.epochs,
         validation_data=test_data,
         class_weight=weights,
         callbacks=[reporter],
         verbose=0,
-        **batching,
     )
     if reporter.cancelled:
         raise TrainingCancelled
     names = {"loss": "loss", "accuracy": "accuracy", "val_loss": "test_loss", "val_accuracy": "test_accuracy"}
     history = {names[key]: [float(v) for v in values] for key, values in fit.history.items() if key in names}
-    probabilities = fit_model.predict(x_test, verbose=0, **({"batch_size": config.batch_size} if batching else {}))
-    return history, probabilities
+    return history, fit_model.predict(**test_inputs, verbose=0)
 
 
 def _features_for_head(
