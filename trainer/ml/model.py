@@ -76,16 +76,16 @@ def make_mobilenet_v2_backbone(input_shape: tuple[int, int, int], weights: str |
     A saved model's backbone is copied layer by layer: convolution and batch normalisation weights do
     not depend on the input size, so a 224x224 backbone serves at 96x96 too.
     """
-    if weights is not None:
-        check_weights(weights)
-    from_saved = weights is not None and is_saved_model(weights)
 
     def build(source):
         return keras.applications.MobileNetV2(
             input_shape=input_shape, include_top=False, weights=source, pooling="avg", name=BACKBONE
         )
 
-    if from_saved:
+    if weights is None:
+        return build(None)
+    check_weights(weights)
+    if is_saved_model(weights):
         backbone = build(None)
         copy_weights_by_layer_name(saved_backbone(weights), backbone)
         return backbone
@@ -94,16 +94,14 @@ def make_mobilenet_v2_backbone(input_shape: tuple[int, int, int], weights: str |
     # Keras raises a bare Exception when it cannot download ("URL fetch failure"), ValueError or
     # OSError when a weights file does not fit or cannot be read.
     except Exception as error:
-        if weights is None:
-            raise
+        what_to_do = (
+            "This machine may have no internet: unset CATDOG_MOBILENET_WEIGHTS to start from the backbone of "
+            "the shipped model."
+            if weights == IMAGENET
+            else "Give a MobileNetV2 (alpha 1.0, no top) Keras weights file, or unset the setting."
+        )
         raise WeightsUnavailable(
-            f"MobileNetV2 could not load its weights from {weights} (CATDOG_MOBILENET_WEIGHTS): {error}. "
-            + (
-                "This machine may have no internet: unset CATDOG_MOBILENET_WEIGHTS to start from the backbone "
-                "of the shipped model."
-                if weights == IMAGENET
-                else "Give a MobileNetV2 (alpha 1.0, no top) Keras weights file, or unset the setting."
-            )
+            f"MobileNetV2 could not load its weights from {weights} (CATDOG_MOBILENET_WEIGHTS): {error}. {what_to_do}"
         ) from error
 
 
