@@ -59,3 +59,16 @@ def test_three_times_the_photos_do_not_take_three_times_the_memory(tmp_path, arc
     small = _peak_of_training(tmp_path / "small", architecture, per_class=50)
     more_pixels = 2 * (150 - 50) * SIZE * SIZE * 3
     assert large - small < more_pixels / 4, f"{(large - small) / 1e6:.1f} MB more for {more_pixels / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("architecture", ["mobilenet_v2", "simple_cnn"])
+def test_the_same_seed_trains_the_same_model_from_streamed_photos(tmp_path, architecture):
+    from trainer.ml.train import TrainingConfig, run_training
+
+    folder = _photos(tmp_path / "photos", per_class=12)
+    runs = []
+    for name in ("first", "second"):
+        config = TrainingConfig(folder, tmp_path / f"{name}.keras", architecture=architecture, image_size=32,
+                                epochs=3, batch_size=4, augmentation="flip", weights=None, seed=5)  # fmt: skip
+        runs.append(run_training(config).metrics)
+    assert runs[0]["history"] == runs[1]["history"] and runs[0]["loss"] == runs[1]["loss"]
