@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from django.core.files.storage import default_storage
 
-from trainer.datasets import materialize
+from trainer.datasets import DatasetRefused, materialize
 from trainer.ml.data import list_class_folder
 
 from .dataset_helpers import class_folders, zip_bytes
@@ -41,11 +41,11 @@ def test_a_file_damaged_in_storage_stops_the_copy(make_dataset, tmp_path):
     image = dataset.images.first()
     with open(default_storage.path(image.file.name), "ab") as f:
         f.write(b"bit rot")
-    with pytest.raises(ValueError, match="no longer matches its SHA-256"):
+    with pytest.raises(DatasetRefused, match="no longer matches its SHA-256"):
         materialize(dataset, tmp_path / "train")
 
 
 def test_only_a_ready_dataset_can_be_materialized(make_dataset, tmp_path):
     dataset = make_dataset(archive=b"not a zip")
-    with pytest.raises(ValueError, match="is failed, not ready"):
+    with pytest.raises(DatasetRefused, match="is failed, not ready"):
         materialize(dataset, tmp_path / "train")

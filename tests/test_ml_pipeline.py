@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.ml.data import DatasetError, class_weights, make_datasets, stratified_split
+from trainer.ml.data import DatasetError, class_weights, load_images, make_datasets, stratified_split
 from trainer.ml.evaluate import evaluate
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -49,12 +49,15 @@ def mobilenet_weights():
 def test_it_reads_one_class_per_sorted_sub_folder_and_splits_each_class(folder):
     datasets = make_datasets(folder, None, image_size=32, test_split=0.25, seed=7)
     assert datasets.class_names == ["cat", "dog"]
-    assert datasets.x_train.shape == (12, 32, 32, 3) and datasets.x_train.dtype == np.uint8
-    assert datasets.x_test.shape == (4, 32, 32, 3)
+    assert len(datasets.train_paths) == 12 and len(datasets.test_paths) == 4
+    assert not set(datasets.train_paths) & set(datasets.test_paths)
+    assert [path.parent.name for path in datasets.train_paths] == [["cat", "dog"][y] for y in datasets.y_train]
     assert np.bincount(datasets.y_train).tolist() == [6, 6]
     assert np.bincount(datasets.y_test).tolist() == [2, 2]
+    pixels = load_images(datasets.train_paths, 32)
+    assert pixels.shape == (12, 32, 32, 3) and pixels.dtype == np.uint8
     # Pixels as decoded, not rescaled: rescaling belongs to the model.
-    assert datasets.x_train[datasets.y_train == 0][..., 0].mean() > 100
+    assert pixels[datasets.y_train == 0][..., 0].mean() > 100
 
 
 def test_the_split_is_stratified_and_the_same_for_the_same_seed():
@@ -193,10 +196,11 @@ def test_augmented_features_differ_from_the_photos_and_from_each_other():
 
     model = make_model("mobilenet_v2", (32, 32, 3), 2, augmentation="flip", weights=mobilenet_weights())
     pixels = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
-    plain = extract_features(model, pixels, batch_size=2, augment=False)
+    batches = [pixels[:2], pixels[2:4], pixels[4:]]
+    plain = extract_features(model, batches, augment=False)
     assert plain.shape == (5, 1280)
-    np.testing.assert_allclose(extract_features(model, pixels, 2, augment=False), plain, atol=1e-6)
-    first, second = (extract_features(model, pixels, 2, augment=True) for _ in range(2))
+    np.testing.assert_allclose(extract_features(model, [pixels], augment=False), plain, atol=1e-6)
+    first, second = (extract_features(model, batches, augment=True) for _ in range(2))
     assert not np.allclose(first, plain) and not np.allclose(first, second)
 
 
@@ -272,7 +276,8 @@ def test_run_training_mobilenet_v2_saves_one_model_that_scores_as_measured(tmp_p
     # The head learned on cached features; the saved whole, from raw pixels, must score the same.
     loaded = keras.saving.load_model(result.model_path, compile=False)
     datasets = make_datasets(train, test, image_size=32)
-    measured = evaluate(datasets.y_test, loaded.predict(datasets.x_test, verbose=0), result.class_names)
+    pixels = load_images(datasets.test_paths, 32)
+    measured = evaluate(datasets.y_test, loaded.predict(pixels, verbose=0), result.class_names)
     assert measured["accuracy"] == result.metrics["accuracy"]
     assert measured["loss"] == pytest.approx(result.metrics["loss"], abs=1e-4)
 

@@ -1,6 +1,7 @@
 """`manage.py train_model` and `manage.py ensure_shipped_model`: what they record, and every refusal."""
 
 import json
+import re
 import shutil
 from io import StringIO
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from tests.conftest import SHARED_DATA
 from tests.test_ml_pipeline import UNTRAINABLE_FOLDERS, corrupt_file, make_image_folder
 from trainer.actions import do_activate_model_version, do_register_model_version
 from trainer.files import file_sha256
@@ -86,6 +88,36 @@ def test_by_default_it_trains_mobilenet_v2_from_the_weights_setting(folder, tmp_
     assert "--arch mobilenet_v2" in sidecar["command"] and "--augmentation none" in sidecar["command"]
 
 
+def _shared_photos(root: Path, split: str, numbers: range) -> Path:
+    """Links to some of the shared Kaggle photos, one sub-folder per class (nothing copied)."""
+    for kind in ("cat", "dog"):
+        (root / kind).mkdir(parents=True)
+        for number in numbers:
+            (root / kind / f"{kind}.{number}.jpg").symlink_to(SHARED_DATA / split / kind / f"{kind}.{number}.jpg")
+    return root
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"needs the shared cat and dog photos in {SHARED_DATA}")
+def test_the_accuracy_it_reports_is_measured_on_photos_it_never_saw(tmp_path):
+    from keras.saving import load_model
+
+    from trainer.ml.data import load_images
+
+    train_folder = _shared_photos(tmp_path / "train", "train", range(1, 61))
+    test_folder = _shared_photos(tmp_path / "test", "test", range(4001, 4026))
+    output = tmp_path / "model.keras"
+    out, _ = train(train_folder, "--test", test_folder, "--image-size", "160", "--epochs", "10", "--output", output)
+
+    reported = float(re.search(r"Test accuracy (\S+) on 50 photos \(120 for training", out).group(1))
+    assert ModelVersion.objects.get().test_accuracy == pytest.approx(reported, abs=1e-4)
+    # Measured again here, from the saved file and the photos alone: the figure is what the model does.
+    cats, dogs = sorted((test_folder / "cat").iterdir()), sorted((test_folder / "dog").iterdir())
+    probabilities = load_model(output, compile=False).predict(load_images(cats + dogs, 160), verbose=0)
+    measured = (probabilities.argmax(axis=1) == [0] * len(cats) + [1] * len(dogs)).mean()
+    assert measured == pytest.approx(reported, abs=1e-4)
+    assert measured >= 0.8  # far above the 0.5 of guessing: ImageNet features tell cats from dogs
+
+
 def test_it_skips_an_unreadable_photo_with_a_warning(folder):
     bad = corrupt_file(folder / "dog" / "broken.jpg")
     _, err = train(folder, *TINY)
@@ -143,7 +175,8 @@ def test_ensure_shipped_model_registers_and_activates_once():
     sidecar = shipped_sidecar()
     assert version.is_active and version.status == ModelVersion.Status.READY
     assert version.class_names == ["cat", "dog"] and version.architecture == "mobilenet_v2"
-    assert version.image_size == sidecar["image_size"] and version.test_accuracy >= 0.985
+    assert version.image_size == sidecar["image_size"]
+    assert version.test_accuracy == sidecar["metrics"]["accuracy"] and version.metrics == sidecar["metrics"]
     assert version.file_sha256 == sidecar["file_sha256"] and Path(version.file.path).is_file()
     assert "Registered the shipped model" in out and "Activated" in out
 

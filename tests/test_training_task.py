@@ -188,4 +188,37 @@ def test_a_mobilenet_training_without_its_weights_file_fails_with_the_setting_na
     settings.CATDOG_MOBILENET_WEIGHTS = str(tmp_path / "missing.weights.h5")
     version = _run(request_tiny_training(dataset, params={"architecture": "mobilenet_v2"}))
     assert version.status == ModelVersion.Status.FAILED
-    assert "missing.weights.h5 (CATDOG_MOBILENET_WEIGHTS) is not on this worker" in version.error
+    assert "missing.weights.h5 (CATDOG_MOBILENET_WEIGHTS) is not on this machine" in version.error
+    assert "Unset CATDOG_MOBILENET_WEIGHTS to start from the backbone of the shipped model" in version.error
+
+
+def test_weights_that_cannot_be_downloaded_fail_with_what_to_do_and_no_traceback(
+    dataset, settings, monkeypatch, caplog
+):
+    settings.CATDOG_MOBILENET_WEIGHTS = "imagenet"
+
+    def no_internet(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/x.h5: None -- [Errno -3] name resolution")
+
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", no_internet)
+    version = _run(request_tiny_training(dataset, params={"architecture": "mobilenet_v2"}))
+    assert version.status == ModelVersion.Status.FAILED
+    assert "could not load its weights from imagenet" in version.error
+    assert version.error.endswith("may have no internet: unset CATDOG_MOBILENET_WEIGHTS to start from the backbone of "
+                                  "the shipped model.")  # fmt: skip
+    assert not [record for record in caplog.records if record.exc_info]  # a set-up problem, not a bug
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback_and_not_blamed_on_the_data(dataset, monkeypatch, caplog):
+    def keras_refuses(*args, **kwargs):
+        raise ValueError('Input 0 of layer "dense" is incompatible with the layer: expected axis -1 of input shape')
+
+    monkeypatch.setattr("trainer.ml.train.run_training", keras_refuses)
+    version = _run(request_tiny_training(dataset))
+    assert version.status == ModelVersion.Status.FAILED
+    assert version.error == (
+        "The training failed unexpectedly (ValueError); the training worker's log has the details. "
+        "Try again, and report it if it happens again."
+    )
+    [logged] = [record for record in caplog.records if record.exc_info]
+    assert "failed unexpectedly" in logged.getMessage() and "is incompatible with the layer" in caplog.text

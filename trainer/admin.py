@@ -396,7 +396,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     actions = ["activate"]
     change_form_template = "admin/trainer/modelversion/change_form.html"
     fieldsets = [
-        (None, {"fields": ["name", "status", "is_active", "error"]}),
+        (None, {"fields": ["name", "status", "is_active"]}),  # the error: once, in the training panel
         ("Model", {"fields": ["architecture", "class_names", "image_size", "model_file", "file_sha256"]}),
         ("Data", {"fields": ["dataset", "dataset_sha256", "test_dataset", "test_sha256"]}),
         ("Settings", {"fields": ["settings_table"]}),

@@ -579,12 +579,12 @@ def materialize(dataset: Dataset, folder: Path) -> list[str]:
     Every file is checked against its recorded SHA-256 on the way, so damage in storage cannot reach training.
     """
     if dataset.status != Dataset.Status.READY:
-        raise ValueError(f"The dataset {dataset} is {dataset.get_status_display().lower()}, not ready.")
+        raise DatasetRefused(f"The dataset {dataset} is {dataset.get_status_display().lower()}, not ready.")
     folder = Path(folder)
     for image in dataset.images.order_by("label", "id").iterator():
         target = folder / image.label / PurePosixPath(image.file.name).name
         try:
             copy_verified(image.file.storage, image.file.name, target, image.sha256)
         except ChecksumMismatch:
-            raise ValueError(f"{image.file.name} no longer matches its SHA-256; check the dataset again.") from None
+            raise DatasetRefused(f"{image.file.name} no longer matches its SHA-256; check the dataset again.") from None
     return list(dataset.class_names)

@@ -3,6 +3,7 @@
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from .ml import (
@@ -12,7 +13,9 @@ from .ml import (
     DEFAULT_SEED,
     DEFAULT_TEST_SPLIT,
     MOBILENET_V2,
+    SIMPLE_CNN,
 )
+from .ml.weights import WeightsUnavailable, check_weights
 from .models import Dataset, ModelVersion
 
 AUGMENTATION_LABELS = {
@@ -72,9 +75,19 @@ class TrainingForm(forms.Form):
     def __init__(self, *args, dataset: Dataset, **kwargs):
         super().__init__(*args, **kwargs)
         self.dataset = dataset
+        self.mobilenet_problem = _mobilenet_problem()
+        if self.mobilenet_problem:  # never offer by default what cannot work here
+            self.fields["architecture"].initial = SIMPLE_CNN
+            self.fields["architecture"].help_text += f" MobileNetV2 cannot train here: {self.mobilenet_problem}"
         self.fields["test_dataset"].queryset = Dataset.objects.filter(status=Dataset.Status.READY).exclude(
             pk=dataset.pk
         )
+
+    def clean_architecture(self):
+        architecture = self.cleaned_data["architecture"]
+        if architecture == MOBILENET_V2 and self.mobilenet_problem:
+            raise forms.ValidationError(self.mobilenet_problem)
+        return architecture
 
     def clean(self):
         cleaned = super().clean()
@@ -122,3 +135,12 @@ class TrainingForm(forms.Form):
         return self.cleaned_data["name"] or (
             f"{self.dataset.name}-{self.cleaned_data['architecture']}-{timezone.localtime():%Y%m%d-%H%M}"
         )
+
+
+def _mobilenet_problem() -> str:
+    """Why MobileNetV2 cannot get its weights on this install, or "" (web and workers share the set-up)."""
+    try:
+        check_weights(settings.CATDOG_MOBILENET_WEIGHTS)
+    except WeightsUnavailable as problem:
+        return str(problem)
+    return ""

@@ -43,6 +43,8 @@ from .datasets import (
     materialize,
 )
 from .files import delete_files
+from .ml.data import DatasetError
+from .ml.weights import WeightsUnavailable, check_weights
 from .models import Dataset, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -139,15 +141,17 @@ def train_model_version(self, version_id: int) -> None:
             status, error = ModelVersion.Status.CANCELLED, "Cancelled by an administrator as it was saved."
     except _Cancelled as cancelled:
         status, error = ModelVersion.Status.CANCELLED, str(cancelled)
-    except ValueError as refusal:  # trainer.ml.data.DatasetError among them: what the data cannot do
+    # What the data or the set-up cannot do, said in words an admin can act on: shown as it is.
+    except (DatasetError, DatasetRefused, WeightsUnavailable) as refusal:
         error = str(refusal)
     except SoftTimeLimitExceeded:
         error = f"The training took longer than {settings.CATDOG_TRAINING_TIME_LIMIT // 60} minutes and was stopped."
-    except Exception as unexpected:
-        logger.exception("Training of version %s failed", version_id)
-        error = f"The training failed: {type(unexpected).__name__}: {unexpected}"
-        if "URL fetch failure" in str(unexpected):
-            error += " This worker cannot download; set CATDOG_MOBILENET_WEIGHTS to a local weights file (README)."
+    except Exception as unexpected:  # a bug, or a failure of TensorFlow or the machine: not the data's fault
+        logger.exception("Training of version %s failed unexpectedly", version_id)
+        error = (
+            f"The training failed unexpectedly ({type(unexpected).__name__}); the training worker's log has "
+            "the details. Try again, and report it if it happens again."
+        )
     do_end_training(version_id, status, error, started_at=started_at)
 
 
@@ -161,13 +165,10 @@ def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
     from .ml.train import EpochProgress, TrainingCancelled, TrainingConfig, run_training  # TensorFlow: worker only
 
     if version.dataset is None:
-        raise ValueError("The training dataset was deleted.")
+        raise DatasetError("The training dataset was deleted.")
     weights = settings.CATDOG_MOBILENET_WEIGHTS
-    if version.architecture == ModelVersion.Architecture.MOBILENET_V2 and weights != "imagenet":
-        if not Path(weights).is_file():
-            raise ValueError(
-                f"The MobileNetV2 weights file {weights} (CATDOG_MOBILENET_WEIGHTS) is not on this worker."
-            )
+    if version.architecture == ModelVersion.Architecture.MOBILENET_V2:
+        check_weights(weights)  # before copying the dataset
     heartbeat.set(phase="copying")
     materialize(version.dataset, folder / "train")
     test_dir = None

@@ -152,13 +152,11 @@ CATDOG_SHIPPED_MODEL_DIR = BASE_DIR / "trainer" / "shipped"
 CATDOG_MODEL_CACHE_DIR = Path(env("CATDOG_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
 # A prediction worker's pool process loads the active model as it starts, not on the first photo.
 CATDOG_PRELOAD_MODEL = env.bool("CATDOG_PRELOAD_MODEL", default=False)
-# ImageNet MobileNetV2 weights: a path to a Keras weights file, or "imagenet" to let Keras download them.
-# Default: the copy beside the checkout (../shared/weights, see its README) when there is one, since
-# workers here have no internet; else "imagenet", which needs it.
-_SHARED_WEIGHTS = BASE_DIR.parent / "shared" / "weights" / "mobilenet_v2_1.0_224_no_top.weights.h5"
-CATDOG_MOBILENET_WEIGHTS = env(
-    "CATDOG_MOBILENET_WEIGHTS", default=str(_SHARED_WEIGHTS) if _SHARED_WEIGHTS.is_file() else "imagenet"
-)
+# Where MobileNetV2 trainings take their ImageNet weights from (trainer/ml/weights.py): a saved MobileNetV2
+# model (.keras) whose frozen backbone is copied, a Keras weights file, or "imagenet" (Keras downloads
+# them). Default: the shipped model, whose backbone holds the ImageNet weights unchanged (it was frozen
+# while its head trained), so a training needs no internet and nothing beside the checkout.
+CATDOG_MOBILENET_WEIGHTS = env("CATDOG_MOBILENET_WEIGHTS", default="") or str(CATDOG_SHIPPED_MODEL_DIR / "catdog.keras")
 # Trainings started from the admin (trainer/tasks.py). The worker writes a heartbeat this often; a
 # running training whose heartbeat is older than the timeout is failed (its worker died). A training
 # is stopped after the time limit.

@@ -1,11 +1,15 @@
-"""Labelled image folders into arrays: one sub-folder per class, class names in sorted order.
+"""Labelled image folders into lists of photos: one sub-folder per class, class names in sorted order.
 
-NumPy and Pillow only (through `images.load_for_model`, the same decoding serving uses). The whole
-dataset is held in memory as uint8 at the model's input size: 2,000 photos at 224x224 take 300 MB,
-which suits the folders this app trains on (thousands of photos, not millions).
+NumPy and Pillow only (through `images.load_for_model`, the same decoding serving uses). Photos stay
+on disk: every file is decoded once up front to find the unreadable ones, then again batch by batch
+as training needs it (`image_batches`), so memory does not grow with the dataset (50,000 photos at
+224x224 would take 7.5 GB as one array).
 """
 
 import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,12 +34,18 @@ class SkippedFile:
 @dataclass
 class Datasets:
     class_names: list[str]
-    x_train: np.ndarray  # (n, height, width, 3) uint8
-    y_train: np.ndarray  # (n,) int class indices
-    x_test: np.ndarray
+    train_paths: list[Path]  # readable photos only
+    y_train: np.ndarray  # (n,) int class indices, in train_paths' order
+    test_paths: list[Path]
     y_test: np.ndarray
     skipped: list[SkippedFile] = field(default_factory=list)
-    test_paths: list[Path] = field(default_factory=list)  # the files x_test came from, in its order
+
+
+# Pillow decodes and resizes without holding the GIL, so threads use every core.
+_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+# How many photos are checked between two progress reports.
+_CHECK_CHUNK = 256
+CheckProgress = Callable[[int, int], None]  # photos checked, photos in all
 
 
 def list_class_folder(folder: Path, class_names: list[str] | None = None) -> tuple[list[Path], np.ndarray, list[str]]:
@@ -64,22 +74,56 @@ def list_class_folder(folder: Path, class_names: list[str] | None = None) -> tup
     return paths, np.array(labels, dtype=np.int64), class_names
 
 
-def load_images(paths: list[Path], image_size: int) -> tuple[np.ndarray, np.ndarray, list[SkippedFile]]:
-    """Decode every readable file; returns the images, a mask of which paths they are, and the rest."""
-    images = np.empty((len(paths), image_size, image_size, 3), dtype=np.uint8)
+def _problem(path: Path, image_size: int) -> str | None:
+    """Why `path` cannot be trained on, or None if it decodes."""
+    try:
+        load_for_model(path, (image_size, image_size))
+    # What Pillow raises on files that are not images, truncated or corrupt (SyntaxError from
+    # some format parsers), or absurdly large: one bad photo must not end a long training.
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        logger.warning("Skipping %s: %s", path, error)
+        return str(error) or type(error).__name__
+    return None
+
+
+def check_images(
+    paths: list[Path], image_size: int, progress: CheckProgress | None = None
+) -> tuple[np.ndarray, list[SkippedFile]]:
+    """Decode every file once, keeping nothing: a mask of the readable ones, and why the others are not."""
     readable = np.zeros(len(paths), dtype=bool)
     skipped = []
-    for i, path in enumerate(paths):
-        try:
-            images[i] = load_for_model(path, (image_size, image_size))
-        # What Pillow raises on files that are not images, truncated or corrupt (SyntaxError from
-        # some format parsers), or absurdly large: one bad photo must not end a long training.
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-            logger.warning("Skipping %s: %s", path, error)
-            skipped.append(SkippedFile(path, str(error) or type(error).__name__))
-        else:
-            readable[i] = True
-    return images[readable], readable, skipped
+    with ThreadPoolExecutor(_THREADS) as pool:
+        for start in range(0, len(paths), _CHECK_CHUNK):
+            chunk = paths[start : start + _CHECK_CHUNK]
+            for i, problem in enumerate(pool.map(_problem, chunk, [image_size] * len(chunk)), start):
+                if problem is None:
+                    readable[i] = True
+                else:
+                    skipped.append(SkippedFile(paths[i], problem))
+            if progress is not None:
+                progress(start + len(chunk), len(paths))
+    return readable, skipped
+
+
+def load_images(paths: list[Path], image_size: int) -> np.ndarray:
+    """The photos as one (n, image_size, image_size, 3) uint8 array; for a batch, not a whole dataset."""
+    with ThreadPoolExecutor(_THREADS) as pool:
+        return np.stack(list(pool.map(load_for_model, paths, [(image_size, image_size)] * len(paths))))
+
+
+def image_batches(paths: list[Path], image_size: int, batch_size: int) -> Iterator[np.ndarray]:
+    """The photos decoded `batch_size` at a time, in order; the next batch decodes while the caller works."""
+    size = (image_size, image_size)
+    with ThreadPoolExecutor(_THREADS) as pool:
+
+        def submit(start):
+            return [pool.submit(load_for_model, path, size) for path in paths[start : start + batch_size]]
+
+        pending = submit(0)
+        for start in range(0, len(paths), batch_size):
+            batch = np.stack([future.result() for future in pending])
+            pending = submit(start + batch_size)
+            yield batch
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,26 +150,36 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     return {i: float(len(labels) / (num_classes * count)) for i, count in enumerate(counts) if count}
 
 
-def _load_class_folder(folder: Path, image_size: int, class_names: list[str] | None = None):
+def _read_class_folder(
+    folder: Path, image_size: int, class_names: list[str] | None = None, progress: CheckProgress | None = None
+):
     paths, labels, class_names = list_class_folder(folder, class_names)
-    images, readable, skipped = load_images(paths, image_size)
+    readable, skipped = check_images(paths, image_size, progress)
     labels = labels[readable]
     paths = [path for path, ok in zip(paths, readable, strict=True) if ok]
     counts = np.bincount(labels, minlength=len(class_names))
     for name, count in zip(class_names, counts, strict=True):
         if count == 0:
             raise DatasetError(f"The class folder {Path(folder) / name} has no readable images.")
-    return images, labels, class_names, skipped, paths
+    return paths, labels, class_names, skipped
 
 
 def make_datasets(
-    train_dir: Path, test_dir: Path | None, image_size: int, test_split: float = 0.2, seed: int = 1337
+    train_dir: Path,
+    test_dir: Path | None,
+    image_size: int,
+    test_split: float = 0.2,
+    seed: int = 1337,
+    progress: CheckProgress | None = None,
 ) -> Datasets:
-    """Train and test arrays: from two folders, or from one split by a seeded, stratified draw."""
-    images, labels, class_names, skipped, paths = _load_class_folder(train_dir, image_size)
+    """Train and test photos: from two folders, or from one split by a seeded, stratified draw.
+
+    `progress` hears how many photos of each folder have been checked.
+    """
+    paths, labels, class_names, skipped = _read_class_folder(train_dir, image_size, progress=progress)
     if test_dir is not None:
-        x_test, y_test, _, test_skipped, test_paths = _load_class_folder(test_dir, image_size, class_names)
-        return Datasets(class_names, images, labels, x_test, y_test, skipped + test_skipped, test_paths)
+        test_paths, y_test, _, test_skipped = _read_class_folder(test_dir, image_size, class_names, progress)
+        return Datasets(class_names, paths, labels, test_paths, y_test, skipped + test_skipped)
 
     for name, count in zip(class_names, np.bincount(labels), strict=True):
         if count < 2:
@@ -134,5 +188,6 @@ def make_datasets(
                 "testing, or give a separate test folder."
             )
     train, test = stratified_split(labels, test_split, seed)
-    test_paths = [paths[i] for i in test]
-    return Datasets(class_names, images[train], labels[train], images[test], labels[test], skipped, test_paths)
+    return Datasets(
+        class_names, [paths[i] for i in train], labels[train], [paths[i] for i in test], labels[test], skipped
+    )

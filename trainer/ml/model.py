@@ -11,8 +11,10 @@ import keras
 from keras import layers
 
 from . import AUGMENTATIONS, MOBILENET_V2, SIMPLE_CNN
+from .weights import IMAGENET, WeightsUnavailable, check_weights, is_saved_model
 
 ARCHITECTURES = (MOBILENET_V2, SIMPLE_CNN)
+BACKBONE = "mobilenet_v2_imagenet"  # its name inside the encoder, which saved models keep
 
 
 def make_augmentation(level: str, seed: int, noise_stddev: float) -> keras.Sequential:
@@ -56,11 +58,9 @@ def make_mobilenet_v2_parts(
 ) -> tuple[keras.Sequential, keras.Sequential]:
     """ImageNet MobileNetV2, frozen, average-pooled to 1,280 features; a softmax layer on top.
 
-    `weights` is a Keras weights file, "imagenet" (Keras downloads them) or None (random, for tests).
+    `weights`: see trainer/ml/weights.py; None gives random weights (tests).
     """
-    backbone = keras.applications.MobileNetV2(
-        input_shape=input_shape, include_top=False, weights=weights, pooling="avg", name="mobilenet_v2_imagenet"
-    )
+    backbone = make_mobilenet_v2_backbone(input_shape, weights)
     # Frozen, and in Keras 3 that also keeps its BatchNormalization layers in inference mode.
     backbone.trainable = False
     encoder = keras.Sequential([backbone], name="encoder")
@@ -68,6 +68,72 @@ def make_mobilenet_v2_parts(
         [layers.Dropout(dropout), layers.Dense(num_classes, activation="softmax", name="predictions")], name="head"
     )
     return encoder, head
+
+
+def make_mobilenet_v2_backbone(input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
+    """MobileNetV2 without its top, at any input size, with the weights `weights` names.
+
+    A saved model's backbone is copied layer by layer: convolution and batch normalisation weights do
+    not depend on the input size, so a 224x224 backbone serves at 96x96 too.
+    """
+
+    def build(source):
+        return keras.applications.MobileNetV2(
+            input_shape=input_shape, include_top=False, weights=source, pooling="avg", name=BACKBONE
+        )
+
+    if weights is None:
+        return build(None)
+    check_weights(weights)
+    if is_saved_model(weights):
+        backbone = build(None)
+        copy_weights_by_layer_name(saved_backbone(weights), backbone)
+        return backbone
+    try:
+        return build(weights)
+    # Keras raises a bare Exception when it cannot download ("URL fetch failure"), ValueError or
+    # OSError when a weights file does not fit or cannot be read.
+    except Exception as error:
+        what_to_do = (
+            "This machine may have no internet: unset CATDOG_MOBILENET_WEIGHTS to start from the backbone of "
+            "the shipped model."
+            if weights == IMAGENET
+            else "Give a MobileNetV2 (alpha 1.0, no top) Keras weights file, or unset the setting."
+        )
+        raise WeightsUnavailable(
+            f"MobileNetV2 could not load its weights from {weights} (CATDOG_MOBILENET_WEIGHTS): {error}. {what_to_do}"
+        ) from error
+
+
+def saved_backbone(path: str) -> keras.Model:
+    """The MobileNetV2 backbone inside a saved catdog model (`make_model`'s encoder)."""
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError) as error:
+        raise WeightsUnavailable(f"The model {path} (CATDOG_MOBILENET_WEIGHTS) cannot be loaded: {error}") from error
+    try:
+        return model.get_layer("encoder").get_layer(BACKBONE)
+    except ValueError:
+        raise WeightsUnavailable(
+            f"The model {path} (CATDOG_MOBILENET_WEIGHTS) holds no MobileNetV2 backbone; name a MobileNetV2 "
+            "model version's .keras file or a weights file."
+        ) from None
+
+
+def copy_weights_by_layer_name(source: keras.Model, target: keras.Model) -> None:
+    """Give every layer of `target` the weights of `source`'s layer of the same name, refusing any mismatch."""
+    sources = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        found = sources.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if found is None or [tuple(w.shape) for w in found.weights] != shapes:
+            raise WeightsUnavailable(
+                f"The backbone given by CATDOG_MOBILENET_WEIGHTS does not match MobileNetV2 at layer {layer.name}; "
+                "name a MobileNetV2 (alpha 1.0) model or weights file."
+            )
+        layer.set_weights(found.get_weights())
 
 
 def make_model(

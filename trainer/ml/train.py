@@ -7,7 +7,7 @@ import time of anything the web process loads.
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_TEST_SPLIT
-from .data import Datasets, SkippedFile, class_weights, make_datasets
+from .data import Datasets, SkippedFile, class_weights, image_batches, load_images, make_datasets
 from .evaluate import evaluate
 from .model import MOBILENET_V2, make_model, summary_text
+from .weights import IMAGENET, check_weights
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ class TrainingConfig:
     # given image never change).
     augment_copies: int = 1
     dropout: float | None = None
-    weights: str | None = "imagenet"  # mobilenet_v2: a Keras weights file, or "imagenet" to download them
+    # mobilenet_v2: a saved model to take the backbone from, a Keras weights file, or "imagenet" to
+    # download them (trainer/ml/weights.py); the task and the command pass CATDOG_MOBILENET_WEIGHTS.
+    weights: str | None = IMAGENET
 
 
 @dataclass
@@ -56,8 +59,8 @@ class EpochProgress:
 
 @dataclass
 class StepProgress:
-    """Progress through a phase that is not an epoch: "loading" the photos, or computing the frozen
-    encoder's "features" (mobilenet_v2), `done` of `total` batches."""
+    """Progress through a phase that is not an epoch: "loading" (checking that every photo decodes,
+    `done` of `total` photos), or computing the frozen encoder's "features" (mobilenet_v2, batches)."""
 
     phase: str
     done: int
@@ -112,11 +115,17 @@ def run_training(
     """
     config = with_defaults(config)
     started = time.monotonic()
+    if config.architecture == MOBILENET_V2 and config.weights is not None:
+        check_weights(config.weights)  # before reading thousands of photos
     keras.utils.set_random_seed(config.seed)
     size = config.image_size
-    if progress_callback is not None:
-        progress_callback(StepProgress("loading", 0, 1))
-    datasets = make_datasets(config.train_dir, config.test_dir, size, config.test_split, config.seed)
+
+    def on_checked(done: int, total: int) -> None:
+        if progress_callback is not None:
+            progress_callback(StepProgress("loading", done, total))
+
+    on_checked(0, 1)
+    datasets = make_datasets(config.train_dir, config.test_dir, size, config.test_split, config.seed, on_checked)
     num_classes = len(datasets.class_names)
     model = make_model(
         config.architecture,
@@ -181,25 +190,29 @@ def train(
         fit_model, x_train, y_train, x_test = _features_for_head(
             model, datasets, config, progress_callback, should_cancel
         )
+        train_data = {"x": x_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
+        test_data, test_inputs = (x_test, datasets.y_test), {"x": x_test, "batch_size": config.batch_size}
     else:
-        fit_model, x_train, y_train, x_test = model, datasets.x_train, datasets.y_train, datasets.x_test
+        # Photos stream from disk, decoded a batch at a time, in a new seeded order every epoch.
+        fit_model = model
+        size, batch_size = config.image_size, config.batch_size
+        train_data = {"x": _Photos(datasets.train_paths, datasets.y_train, size, batch_size, seed=config.seed)}
+        test_data = _Photos(datasets.test_paths, datasets.y_test, size, batch_size)
+        test_inputs = {"x": test_data}
 
     # Cosine decay to zero: the weights settle by the last epoch. At a constant rate they were still
     # moving, and the accuracy swung by several tenths of a point from one epoch to the next.
-    steps = config.epochs * -(-len(y_train) // config.batch_size)
+    steps = config.epochs * -(-len(datasets.y_train) * (1 + config.augment_copies) // config.batch_size)
     fit_model.compile(
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     fit = fit_model.fit(
-        x_train,
-        y_train,
-        batch_size=config.batch_size,
+        **train_data,
         epochs=config.epochs,
-        validation_data=(x_test, datasets.y_test),
+        validation_data=test_data,
         class_weight=weights,
-        shuffle=True,
         callbacks=[reporter],
         verbose=0,
     )
@@ -207,8 +220,7 @@ def train(
         raise TrainingCancelled
     names = {"loss": "loss", "accuracy": "accuracy", "val_loss": "test_loss", "val_accuracy": "test_accuracy"}
     history = {names[key]: [float(v) for v in values] for key, values in fit.history.items() if key in names}
-    probabilities = fit_model.predict(x_test, batch_size=config.batch_size, verbose=0)
-    return history, probabilities
+    return history, fit_model.predict(**test_inputs, verbose=0)
 
 
 def _features_for_head(
@@ -221,11 +233,12 @@ def _features_for_head(
     """The head alone, with the frozen encoder's features of the training and test photos.
 
     On two CPU cores the encoder is nearly all the cost of an epoch; computing its features once,
-    augmented copies included, makes each epoch a fraction of a second.
+    augmented copies included, makes each epoch a fraction of a second. Only the features (1,280
+    numbers a photo) are kept; the photos are decoded from disk batch by batch.
     """
     copies = config.augment_copies  # 0 without augmentation, see with_defaults
-    batches = -(-len(datasets.x_train) // config.batch_size) * (1 + copies)
-    batches += -(-len(datasets.x_test) // config.batch_size)
+    batches = -(-len(datasets.train_paths) // config.batch_size) * (1 + copies)
+    batches += -(-len(datasets.test_paths) // config.batch_size)
     done = 0
 
     def after_batch() -> bool:
@@ -235,35 +248,64 @@ def _features_for_head(
             progress_callback(StepProgress("features", done, batches))
         return should_cancel is not None and should_cancel()
 
-    train_parts = [extract_features(model, datasets.x_train, config.batch_size, False, after_batch)]
+    def features_of(paths, augment):
+        photos = image_batches(paths, config.image_size, config.batch_size)
+        return extract_features(model, photos, augment, after_batch)
+
+    train_parts = [features_of(datasets.train_paths, False)]
     for _ in range(copies):
-        train_parts.append(extract_features(model, datasets.x_train, config.batch_size, True, after_batch))
-    x_test = extract_features(model, datasets.x_test, config.batch_size, False, after_batch)
+        train_parts.append(features_of(datasets.train_paths, True))
+    x_test = features_of(datasets.test_paths, False)
     y_train = np.concatenate([datasets.y_train] * (1 + copies))
     return model.get_layer("head"), np.concatenate(train_parts), y_train, x_test
 
 
 def extract_features(
-    model: keras.Model, images: np.ndarray, batch_size: int, augment: bool, should_cancel: CancelCheck | None = None
+    model: keras.Model, batches: Iterable[np.ndarray], augment: bool, should_cancel: CancelCheck | None = None
 ) -> np.ndarray:
-    """The encoder's output for uint8 `images`, after the model's rescaling and, if `augment`, augmentation."""
+    """The encoder's output for batches of uint8 photos, after the model's rescaling and, if `augment`,
+    augmentation; `should_cancel` is asked after every batch."""
     rescaling, encoder = model.get_layer("rescaling"), model.get_layer("encoder")
     augmentation = model.get_layer("augmentation") if augment else None
 
     # One traced graph for every batch size: the last batch is usually smaller.
-    @tf.function(input_signature=[tf.TensorSpec([None, *images.shape[1:]], tf.uint8)])
+    @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.uint8)])
     def features(pixels):
         x = rescaling(tf.cast(pixels, tf.float32))
         if augmentation is not None:
             x = augmentation(x, training=True)
         return encoder(x, training=False)
 
-    batches = []
-    for start in range(0, len(images), batch_size):
-        batches.append(features(images[start : start + batch_size]).numpy())
+    parts = []
+    for batch in batches:
+        parts.append(features(batch).numpy())
         if should_cancel is not None and should_cancel():
             raise TrainingCancelled
-    return np.concatenate(batches)
+    return np.concatenate(parts)
+
+
+class _Photos(keras.utils.PyDataset):
+    """Labelled photos decoded from disk a batch at a time, by the same function serving uses; with a
+    `seed`, in a new seeded order every epoch (training), else in their order (testing)."""
+
+    def __init__(self, paths: list[Path], labels: np.ndarray, image_size: int, batch_size: int, seed=None):
+        super().__init__()
+        self.paths, self.labels = paths, labels
+        self.image_size, self.batch_size = image_size, batch_size
+        self.order = np.arange(len(paths))
+        self.rng = None if seed is None else np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-len(self.paths) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return load_images([self.paths[i] for i in chosen], self.image_size), self.labels[chosen]
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self.rng.shuffle(self.order)
 
 
 class _EpochReporter(keras.callbacks.Callback):

@@ -82,6 +82,10 @@ class Command(BaseCommand):
         # TensorFlow loads here, never when Django merely lists the commands.
         from trainer.ml.data import DatasetError
         from trainer.ml.train import TrainingConfig, run_training
+        from trainer.ml.weights import WeightsUnavailable
+
+        # Hashed before training: the weights may come from the very file --output replaces.
+        weights = self._weights_source() if options["arch"] == MOBILENET_V2 else None
 
         given = {option: options[option] for option in TUNABLE if options[option] is not None}
         with tempfile.TemporaryDirectory() as scratch:
@@ -95,7 +99,7 @@ class Command(BaseCommand):
             )
             try:
                 result = run_training(config, progress_callback=self._print_epoch)
-            except DatasetError as error:
+            except (DatasetError, WeightsUnavailable) as error:
                 raise CommandError(str(error)) from error
 
             for skipped in result.skipped_files:
@@ -115,7 +119,9 @@ class Command(BaseCommand):
 
             if output is not None:
                 sidecar = output.with_suffix(".json")
-                sidecar.write_text(json.dumps(self._sidecar(name, result, test_sha256, options), indent=2) + "\n")
+                sidecar.write_text(
+                    json.dumps(self._sidecar(name, result, test_sha256, weights, options), indent=2) + "\n"
+                )
                 self.stdout.write(f"Wrote {output} and {sidecar}.")
             if not options["no_register"]:
                 version = do_register_model_version(
@@ -141,12 +147,13 @@ class Command(BaseCommand):
             line += f", test loss {progress.test_loss:.4f}, test accuracy {progress.test_accuracy:.4f}"
         self.stdout.write(line)
 
-    def _sidecar(self, name: str, result, test_sha256: str, options) -> dict:
+    def _weights_source(self) -> dict:
+        source = settings.CATDOG_MOBILENET_WEIGHTS
+        is_file = source != "imagenet" and Path(source).is_file()
+        return {"setting": source, "sha256": file_sha256(Path(source)) if is_file else None}
+
+    def _sidecar(self, name: str, result, test_sha256: str, weights: dict | None, options) -> dict:
         """What the .keras file is, how well it scores and how to train it again."""
-        weights = None
-        if result.architecture == MOBILENET_V2:
-            source = settings.CATDOG_MOBILENET_WEIGHTS
-            weights = {"setting": source, "sha256": file_sha256(Path(source)) if source != "imagenet" else None}
         return {
             "name": name,
             "file": result.model_path.name,
