@@ -256,7 +256,7 @@ def test_a_done_prediction_shows_label_confidence_and_a_bar_per_class(alice_clie
     rows = page.find("li", data_class=True)
     assert [row["data-class"] for row in rows] == ["dog", "cat"], "bars from the most to the least likely class"
     assert "13.9%" in html
-    assert 'style="width: 86%"' in html
+    assert 'style="width: 86.1%"' in html
     assert "mobilenet_v2-catsdogs" in html
     assert "42 ms" in html
     assert page.find("a", href=reverse("classifier:image", args=[prediction.pk]) + "?download=1")

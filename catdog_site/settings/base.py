@@ -316,6 +316,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [
             SELF,
             "data:",
+            "blob:",  # the upload page's previews of the chosen photos (URL.createObjectURL)
             *(s3_image_sources(bucket=S3_BUCKET, endpoint_url=S3_ENDPOINT_URL, region=S3_REGION) if S3_BUCKET else []),
         ],
         "object-src": [NONE],

@@ -97,7 +97,7 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     assert set(rows) == {cat.name, dog.name}
     assert rows[cat.name].locator('[data-field="label"]').text_content().strip() == "cat"
     assert rows[dog.name].locator('[data-field="label"]').text_content().strip() == "dog"
-    expect(page.locator(".filters .chip")).to_have_text(["All", "cat", "dog"])  # the swapped-in filters
+    expect(page.locator(".filters .chip")).to_have_text(["All", "cat 1", "dog 1"])  # the swapped-in filters, counted
     assert_images_loaded(page)
     screenshot(page, "history-answered")
     dog_id = int(rows[dog.name].get_attribute("data-prediction-id"))
