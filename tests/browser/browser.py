@@ -63,3 +63,25 @@ def assert_images_loaded(page) -> None:
         " && i.naturalWidth === 0).map(i => i.src)"
     )
     assert broken == [], f"{page.url}: images that did not load: {broken}"
+
+
+# Every violation of the Content-Security-Policy: Chromium logs each to the console, and the page's
+# securitypolicyviolation event is logged too (a script Playwright injects, which the policy does not govern).
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.documentURI);
+});
+"""
+
+
+def record_csp_violations(context) -> list[str]:
+    """The policy violations of every page of a browser context, as the console reports them."""
+    violations = []
+    context.add_init_script(_REPORT_VIOLATIONS)
+
+    def note(message):
+        if message.text.startswith("CSP violation") or "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    context.on("console", note)
+    return violations
