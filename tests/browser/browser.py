@@ -69,7 +69,8 @@ def assert_images_loaded(page) -> None:
 # securitypolicyviolation event is logged too (a script Playwright injects, which the policy does not govern).
 _REPORT_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", function (e) {
-  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.documentURI);
+  var what = e.violatedDirective + " blocked " + (e.blockedURI || "inline");
+  console.error("CSP violation: " + what + " at " + e.documentURI);
 });
 """
 
