@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,14 @@ def assert_fits_the_width(page) -> None:
 
 def assert_images_loaded(page) -> None:
     """Every image in view has loaded (a broken thumbnail or photo shows as an empty box)."""
-    page.wait_for_function(
+    # Polled from here: wait_for_function compiles its predicate in the page, which the policy forbids (eval).
+    complete = (
         "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight).every(i => i.complete)"
     )
+    deadline = time.monotonic() + 15
+    while not page.evaluate(complete):
+        assert time.monotonic() < deadline, f"{page.url}: images still loading after 15 s"
+        page.wait_for_timeout(100)
     broken = page.evaluate(
         "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight"
         " && i.naturalWidth === 0).map(i => i.src)"
