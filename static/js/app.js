@@ -63,8 +63,8 @@
     }
   });
 
-  // htmx keeps polling in a background tab (hx-trigger "every 2s"): skip those requests while the tab is
-  // hidden; the polls also fire on visibilitychange, so a tab shown again asks at once (templates/classifier/_poll.html).
+  // htmx keeps polling in a background tab (hx-trigger "every 2s", templates/classifier/_poll.html): skip
+  // those requests while the tab is hidden; the first tick after it is shown again asks.
   document.addEventListener("htmx:confirm", function (event) {
     if (document.hidden && event.target.hasAttribute("data-poll")) event.preventDefault();
   });

@@ -66,8 +66,8 @@ def test_one_poll_for_the_page_paused_while_hidden_and_stopped_when_all_is_answe
     polls.clear()
     page.wait_for_timeout(4500)
     assert polls == [], "a hidden tab does not poll"
-    with page.expect_request(lambda request: POLL in request.url, timeout=1000):
-        _set_hidden(page, False)  # shown again: it asks at once
+    with page.expect_request(lambda request: POLL in request.url, timeout=2500):
+        _set_hidden(page, False)  # shown again: it asks at the next tick
 
     Prediction.objects.filter(pk__in=[first.pk, second.pk]).update(status="done", label="cat", confidence=0.9)
     expect(page.locator('[data-prediction][data-status="done"]')).to_have_count(2)
