@@ -20,6 +20,7 @@ from .models import Prediction
 from .validation import content_type_of
 
 HISTORY_PAGE_SIZE = 24
+_STOP_POLLING = HttpResponseStopPolling.status_code  # 286: htmx stops the polling
 
 
 def _get_prediction_for_user(request, pk: int) -> Prediction:
@@ -114,9 +115,6 @@ def _updates(request, **context):
     }
     still_pending = any(not prediction.is_finished for prediction in found)
     return render(request, "classifier/_updates.html", context, status=200 if still_pending else _STOP_POLLING)
-
-
-_STOP_POLLING = HttpResponseStopPolling.status_code  # 286: htmx stops the polling
 
 
 def _shown_states(request) -> dict[int, str]:
