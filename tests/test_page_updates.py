@@ -64,6 +64,7 @@ def test_an_answer_is_swapped_in_with_the_detail_pages_own_markup_and_stops_the_
     assert f'id="result-{prediction.pk}"' in html and 'hx-swap-oob="true"' in html
     page = client.get(reverse("classifier:detail", args=[prediction.pk])).content.decode()
     assert _element(html, f"result-{prediction.pk}") == _element(page, f"result-{prediction.pk}")
+    assert "<title>Dog · photo.png · catdog</title>" in html and "<title>Dog · photo.png · catdog</title>" in page
 
 
 def test_one_request_brings_every_changed_row_of_the_history_and_the_filters_with_their_counts(

@@ -95,7 +95,7 @@ def test_a_deleted_photo_and_a_signed_out_person_are_told(signed_in, expect, liv
     expect(page.locator("[data-login-form] input[name=next]")).to_have_value(f"/predictions/{kept.pk}/")
 
 
-def test_a_slow_photo_says_so(signed_in, expect, live_url, robin):
+def test_a_slow_photo_says_so_and_its_answer_names_the_tab(signed_in, expect, live_url, robin):
     page = signed_in
     prediction = _pending(robin)
     page.goto(f"{live_url}/predictions/{prediction.pk}/")
@@ -103,3 +103,6 @@ def test_a_slow_photo_says_so(signed_in, expect, live_url, robin):
     Prediction.objects.filter(pk=prediction.pk).update(created_at=timezone.now() - timedelta(seconds=30))
     expect(page.locator(".slow-note")).to_be_visible()
     expect(page.locator(".slow-note")).to_contain_text("taking longer than usual")
+    Prediction.objects.filter(pk=prediction.pk).update(status="done", label="cat", confidence=0.9)
+    expect(page.locator('.result [data-field="label"]')).to_have_text("cat")
+    expect(page).to_have_title("Cat · a.png · catdog")
