@@ -1,6 +1,35 @@
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
 
 
-class SignUpForm(UserCreationForm):
+class FocusFirstProblem:
+    """A form shown again with errors puts the cursor in the first field in error, not back in the first field."""
+
+    def full_clean(self):
+        super().full_clean()
+        in_error = [name for name in self.fields if name in self.errors]
+        if in_error:
+            for field in self.fields.values():
+                field.widget.attrs.pop("autofocus", None)
+            self.fields[in_error[0]].widget.attrs["autofocus"] = True
+
+
+class EveryPasswordProblem:
+    """Django checks the new password's strength on the confirmation field, which a mismatch has already
+    emptied: "123" and "124" would be refused for the mismatch only. The first field is checked instead, so
+    every problem is reported at once."""
+
+    checked_field: str
+
+    def validate_password_for_user(self, user, *args, **kwargs):
+        super().validate_password_for_user(user, self.checked_field)
+
+
+class SignUpForm(FocusFirstProblem, EveryPasswordProblem, UserCreationForm):
+    checked_field = "password1"
+
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+
+class ChangePasswordForm(FocusFirstProblem, EveryPasswordProblem, PasswordChangeForm):
+    checked_field = "new_password1"

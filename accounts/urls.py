@@ -2,13 +2,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .forms import ChangePasswordForm
 from .ratelimits import limit_log_ins
 
 # Only the account pages the site offers: there is no e-mail, so no password-reset pages.
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", limit_log_ins(auth_views.LoginView.as_view()), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("logout/", views.LogOutView.as_view(), name="logout"),
+    path(
+        "password_change/", auth_views.PasswordChangeView.as_view(form_class=ChangePasswordForm), name="password_change"
+    ),
     path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
 ]

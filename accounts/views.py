@@ -1,4 +1,6 @@
+from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -21,3 +23,12 @@ def signup(request):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("classifier:upload")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class LogOutView(auth_views.LogoutView):
+    """Log out, and say so on the page that follows (the log-in page)."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You are logged out.")
+        return response

@@ -1,6 +1,7 @@
 import logging
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -15,6 +16,10 @@ from .validation import CheckedImage
 
 logger = logging.getLogger(__name__)
 
+# Tasks call actions (classifier.tasks imports this module), never the reverse: the prediction task is
+# found by its name in Celery's registry, which classifier.apps fills in every process.
+PREDICT_IMAGE = "classifier.tasks.predict_image"
+
 
 def _enqueue(prediction_id: int) -> bool:
     """Hand the task to the broker; False, and the prediction marked unsent, when the broker is unreachable.
@@ -23,10 +28,8 @@ def _enqueue(prediction_id: int) -> bool:
     an error: Celery gives up after CELERY_TASK_PUBLISH_RETRY_POLICY (about a second) and the sweep
     (do_resend_predictions) sends it once the broker is back.
     """
-    from .tasks import predict_image
-
     try:
-        predict_image.delay(prediction_id)
+        current_app.tasks[PREDICT_IMAGE].delay(prediction_id)
     except OperationalError as error:
         logger.warning("Prediction %s not queued, broker unreachable (%s): the sweep sends it", prediction_id, error)
         Prediction.objects.filter(pk=prediction_id).update(queued_at=None)

@@ -8,6 +8,8 @@ from django.utils import timezone
 # A prediction still pending after this long has lost its message (say, a broker that lost its data):
 # its owner may send it again. Redelivering is safe because the task is idempotent.
 STALE_AFTER = timedelta(minutes=10)
+# Most answers take a few seconds: past this, the pages say that this one is slow.
+SLOW_AFTER = timedelta(seconds=20)
 
 
 def _image_upload_to(prediction: "Prediction", filename: str) -> str:
@@ -72,6 +74,17 @@ class Prediction(models.Model):
         if self.status == self.Status.FAILED:
             return True
         return self.status == self.Status.PENDING and self.created_at < timezone.now() - STALE_AFTER
+
+    @property
+    def is_slow(self) -> bool:
+        return self.status == self.Status.PENDING and self.created_at < timezone.now() - SLOW_AFTER
+
+    @property
+    def page_state(self) -> str:
+        """What a page shows of this prediction; the pages ask for it again when this has changed."""
+        if self.status != self.Status.PENDING:
+            return self.status
+        return "stale" if self.can_retry else "slow" if self.is_slow else "pending"
 
     def sorted_probabilities(self) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)

@@ -2,11 +2,15 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from accounts.ratelimits import rate_limit
 
@@ -16,6 +20,7 @@ from .models import Prediction
 from .validation import content_type_of
 
 HISTORY_PAGE_SIZE = 24
+_STOP_POLLING = HttpResponseStopPolling.status_code  # 286: htmx stops the polling
 
 
 def _get_prediction_for_user(request, pk: int) -> Prediction:
@@ -54,21 +59,72 @@ def history(request):
     label = request.GET.get("label", "")
     if label:
         predictions = predictions.filter(label=label)
-    labels = (
-        Prediction.objects.filter(owner=request.user)
-        .exclude(label="")
-        .order_by("label")
-        .values_list("label", flat=True)
-        .distinct()
-    )
-    page = Paginator(predictions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "labels": labels, "label": label}
+    paginator = Paginator(predictions, HISTORY_PAGE_SIZE)
+    number = request.GET.get("page", "1")
+    if not number.isdigit() or int(number) < 1:
+        raise Http404("No such page of the history.")
+    if int(number) > paginator.num_pages:  # e.g. photos were deleted since: the last page, under its own URL
+        query = urlencode({**({"label": label} if label else {}), "page": paginator.num_pages})
+        return redirect(f"{reverse('classifier:history')}?{query}")
+    page = paginator.page(number)
+    pending = any(not prediction.is_finished for prediction in page.object_list)
+    poll_url = f"{reverse('classifier:history-updates')}?{urlencode({'label': label})}" if pending else None
+    context = {"page": page, "labels": _labels(request.user), "label": label, "poll_url": poll_url}
     return render(request, "classifier/history.html", context)
+
+
+def _labels(user) -> list[tuple[str, int]]:
+    """The labels the history can be filtered by, those of the user's answers, with how many have each."""
+    predictions = Prediction.objects.filter(owner=user).exclude(label="").order_by("label")
+    return list(predictions.values("label").annotate(count=Count("pk")).values_list("label", "count"))
 
 
 @require_GET
 def detail(request, pk: int):
     return render(request, "classifier/detail.html", {"prediction": _get_prediction_for_user(request, pk)})
+
+
+# The pages' polls (htmx, static/vendor/htmx): one request a page, naming each pending prediction on it with
+# the state it shows ("12:pending"); the answer holds, rendered by the page's own includes, those whose state
+# changed, and stops the polling (HTTP 286) once none is pending. Open to the signed-out, to tell them so.
+@login_not_required
+@require_GET
+def history_updates(request):
+    label = request.GET.get("label", "")
+    return _updates(request, item_template="classifier/_history_item.html", in_list=True, label=label)
+
+
+@login_not_required
+@require_GET
+def detail_updates(request):
+    return _updates(request, item_template="classifier/_result.html", in_list=False)
+
+
+def _updates(request, **context):
+    if not request.user.is_authenticated:
+        page = request.htmx.current_url_abs_path or reverse("classifier:history")
+        login_url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': page})}"
+        return render(request, "classifier/_signed_out.html", {"login_url": login_url}, status=_STOP_POLLING)
+    shown = _shown_states(request)
+    found = Prediction.objects.filter(owner=request.user, pk__in=shown).select_related("model_version")
+    changed = [prediction for prediction in found if prediction.page_state != shown[prediction.pk]]
+    context |= {
+        "changed": changed,
+        "gone": sorted(set(shown) - {prediction.pk for prediction in found}),
+        "labels": _labels(request.user) if any(prediction.is_finished for prediction in changed) else None,
+    }
+    still_pending = any(not prediction.is_finished for prediction in found)
+    return render(request, "classifier/_updates.html", context, status=200 if still_pending else _STOP_POLLING)
+
+
+def _shown_states(request) -> dict[int, str]:
+    """The `watch` parameters ("<id>:<state>"), a page's worth at most; malformed ones are ignored."""
+    shown = {}
+    for value in request.GET.getlist("watch")[:HISTORY_PAGE_SIZE]:
+        pk, _, state = value.partition(":")
+        if pk.isdigit():
+            shown[int(pk)] = state
+    return shown
 
 
 @require_GET

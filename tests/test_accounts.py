@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -85,3 +87,35 @@ def test_every_page_needs_a_login(client, name):
 @pytest.mark.parametrize("name", ["login", "signup"])
 def test_sign_up_and_log_in_are_open(client, name):
     assert client.get(reverse(name)).status_code == 200
+
+
+def test_a_short_mismatched_password_gets_every_problem_and_the_cursor_in_the_first_field_in_error(client):
+    r = client.post(reverse("signup"), {"username": "newbie", "password1": "123", "password2": "124"})
+    assert r.status_code == 400
+    errors = r.context["form"].errors
+    assert "The two password fields didn’t match." in errors["password2"]
+    assert any("too short" in error for error in errors["password1"])
+    assert any("entirely numeric" in error for error in errors["password1"])
+    html = r.content.decode()
+    assert re.search(r'<input[^>]*name="password1"[^>]*autofocus', html)
+    assert not re.search(r'<input[^>]*name="username"[^>]*autofocus', html)
+
+
+def test_a_changed_password_gets_every_problem_too(client, user):
+    client.force_login(user)
+    form = {"old_password": "correct horse battery", "new_password1": "123", "new_password2": "124"}
+    r = client.post(reverse("password_change"), form)
+    errors = r.context["form"].errors
+    assert "new_password2" in errors and any("too short" in error for error in errors["new_password1"])
+    assert re.search(r'<input[^>]*name="new_password1"[^>]*autofocus', r.content.decode())
+
+
+def test_the_sign_up_form_starts_in_the_username(client):
+    assert re.search(r'<input[^>]*name="username"[^>]*autofocus', client.get(reverse("signup")).content.decode())
+
+
+def test_logging_out_says_so(client, user):
+    client.force_login(user)
+    r = client.post(reverse("logout"), follow=True)
+    assert r.redirect_chain[-1][0] == reverse("login")
+    assert "You are logged out." in r.content.decode()

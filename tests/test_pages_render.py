@@ -237,8 +237,8 @@ def test_a_pending_prediction_polls_for_its_answer(alice_client, alice):
     html, page = _page(r)
     [result] = page.find("section", data_prediction_id=str(prediction.pk))
     assert result["data-status"] == "pending"
-    assert result["data-poll-url"] == reverse("api:prediction-detail", args=[prediction.pk])
-    assert page.find("script", src="/static/js/poll.js")
+    assert page.find("input", name="watch", value=f"{prediction.pk}:pending")
+    assert page.find("p", data_poll=True, hx_get=reverse("classifier:detail-updates"))
     assert page.find("img", src=reverse("classifier:image", args=[prediction.pk]))
     assert "Classifying" in html
     assert not page.find("form", action=reverse("classifier:retry", args=[prediction.pk]))
@@ -256,7 +256,7 @@ def test_a_done_prediction_shows_label_confidence_and_a_bar_per_class(alice_clie
     rows = page.find("li", data_class=True)
     assert [row["data-class"] for row in rows] == ["dog", "cat"], "bars from the most to the least likely class"
     assert "13.9%" in html
-    assert 'style="width: 86%"' in html
+    assert 'style="width: 86.1%"' in html
     assert "mobilenet_v2-catsdogs" in html
     assert "42 ms" in html
     assert page.find("a", href=reverse("classifier:image", args=[prediction.pk]) + "?download=1")
@@ -311,12 +311,12 @@ def test_history_lists_predictions_with_thumbnails_newest_first(alice_client, al
     rows = page.find("li", data_prediction=True)
     assert [row["data-prediction-id"] for row in rows] == [str(pending.pk), str(second.pk), str(first.pk)]
     assert [row["data-status"] for row in rows] == ["pending", "done", "done"]
-    assert rows[0]["data-poll-url"] == reverse("api:prediction-detail", args=[pending.pk])
+    assert [watch["value"] for watch in page.find("input", name="watch")] == [f"{pending.pk}:pending"]
     [thumb] = page.find("img", src=reverse("classifier:thumbnail", args=[first.pk]))
     assert thumb["loading"] == "lazy"
     assert page.find("a", href=reverse("classifier:detail", args=[second.pk]))
     assert "97.3%" in html and "50.0%" in html
-    assert page.find("script", src="/static/js/poll.js")
+    assert page.find("p", data_poll=True, hx_get=f"{reverse('classifier:history-updates')}?label=")
 
 
 def test_history_has_filter_links_and_marks_the_current_one(alice_client, alice, model_version):

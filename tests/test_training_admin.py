@@ -228,7 +228,7 @@ def test_a_running_training_shows_its_epoch_scores_elapsed_time_and_time_left(ad
     assert "epoch 3 of 20" in page and "0.4321 / 0.8123" in page and "0.5000 / 0.7500" in page
     assert "1 min 35 s" in page  # elapsed
     assert "2 min 50 s" in page  # 10 s an epoch, 17 epochs to go
-    assert 'data-in-progress="true"' in page and "fetch(window.location.href" in page  # updates itself
+    assert 'data-in-progress="true"' in page and 'src="/static/js/admin/version-refresh.js"' in page
     assert 'data-action="cancel"' in page
     assert page.count("<polyline") == 4  # loss and accuracy, training and test photos
 

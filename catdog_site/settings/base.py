@@ -6,8 +6,10 @@ to PostgreSQL, Redis and an S3-compatible object store.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"  # local state: SQLite database, broker folders, model cache (gitignored)
@@ -30,6 +32,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_ratelimit",
+    "django_htmx",
+    "csp",
     "accounts",
     "classifier",
     "trainer",
@@ -40,12 +44,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # Every page but sign-up and log-in needs a login (Django 5.1+).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Too many photos in one upload: the documented message, not the generic 400 page.
@@ -120,12 +126,24 @@ def s3_storage(*, bucket, endpoint_url=None, region=None, access_key=None, secre
     }
 
 
+def s3_image_sources(*, bucket, endpoint_url=None, region=None) -> list[str]:
+    """Where the browser fetches photos from when they live in S3 (the views redirect to signed URLs):
+    the endpoint, in path style and in virtual-host style (the bucket as a subdomain), for the policy below."""
+    if endpoint_url:
+        parts = urlsplit(endpoint_url)
+        return [f"{parts.scheme}://{parts.netloc}", f"{parts.scheme}://{bucket}.{parts.netloc}"]
+    hosts = [f"{bucket}.s3.amazonaws.com", *([f"{bucket}.s3.{region}.amazonaws.com"] if region else [])]
+    return [f"https://{host}" for host in hosts]
+
+
 S3_BUCKET = env("CATDOG_S3_BUCKET", default="")
+S3_ENDPOINT_URL = env("CATDOG_S3_ENDPOINT_URL", default=None)
+S3_REGION = env("CATDOG_S3_REGION", default=None)
 if S3_BUCKET:
     _default_storage = s3_storage(
         bucket=S3_BUCKET,
-        endpoint_url=env("CATDOG_S3_ENDPOINT_URL", default=None),
-        region=env("CATDOG_S3_REGION", default=None),
+        endpoint_url=S3_ENDPOINT_URL,
+        region=S3_REGION,
         access_key=env("CATDOG_S3_ACCESS_KEY_ID", default=None),
         secret_key=env("CATDOG_S3_SECRET_ACCESS_KEY", default=None),
         url_expire_seconds=env.int("CATDOG_S3_URL_EXPIRE_SECONDS", default=300),
@@ -293,3 +311,25 @@ CATDOG_FETCH_MAX_BYTES = env.int("CATDOG_FETCH_MAX_BYTES", default=CATDOG_MAX_UP
 CATDOG_FETCH_MAX_REDIRECTS = env.int("CATDOG_FETCH_MAX_REDIRECTS", default=3)
 # Private, loopback, link-local (cloud metadata) and reserved addresses are refused unless this is on.
 CATDOG_FETCH_ALLOW_PRIVATE = env.bool("CATDOG_FETCH_ALLOW_PRIVATE", default=False)
+
+# --- Content-Security-Policy (django-csp): scripts only from the site's own files, never inline (no
+# template holds a <script> without src: tests/test_csp.py), nothing framed, photos from the site or its
+# bucket. Styles may be inline: the pages compute widths in style attributes, the admin pages carry
+# <style> blocks. The policy's sources are read once, at start-up.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [
+            SELF,
+            "data:",
+            "blob:",  # the upload page's previews of the chosen photos (URL.createObjectURL)
+            *(s3_image_sources(bucket=S3_BUCKET, endpoint_url=S3_ENDPOINT_URL, region=S3_REGION) if S3_BUCKET else []),
+        ],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}

@@ -26,7 +26,7 @@
   }
 
   // Forms that need a confirmation (data-confirm) or show progress once sent (data-busy-form).
-  // Delegated on the document, so forms inserted later by the polling script work as well.
+  // Delegated on the document, so forms swapped in later by a page's poll work as well.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
@@ -63,6 +63,9 @@
     }
   });
 
-  window.catdog = window.catdog || {};
-  window.catdog.busy = busy;
+  // htmx keeps polling in a background tab (hx-trigger "every 2s", templates/classifier/_poll.html): skip
+  // those requests while the tab is hidden; the first tick after it is shown again asks.
+  document.addEventListener("htmx:confirm", function (event) {
+    if (document.hidden && event.target.hasAttribute("data-poll")) event.preventDefault();
+  });
 })();

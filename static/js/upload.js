@@ -33,8 +33,11 @@
   }
 
   var IMAGE_NAME = /\.(jpe?g|png|webp|bmp|gif)$/i;
+  // Files the browser could not show although their name and type say image: the server will refuse them too.
+  var unreadable = typeof WeakSet === "function" ? new WeakSet() : null;
 
   function problemWith(file) {
+    if (unreadable && unreadable.has(file)) return "Not a readable image: it may be damaged, or not a photo at all";
     var typeKnown = !!file.type;
     if ((typeKnown && accepted.length && accepted.indexOf(file.type) === -1) || (!typeKnown && !IMAGE_NAME.test(file.name))) {
       return "Not a JPEG, PNG, WebP, BMP or GIF image";
@@ -62,6 +65,12 @@
         previewUrls.push(url);
         thumb = make("img");
         thumb.alt = "";
+        // No broken-image icon: a file that does not decode is shown as a problem instead.
+        thumb.addEventListener("error", function () {
+          if (!unreadable || !this.isConnected) return;  // a preview replaced meanwhile (its URL revoked)
+          unreadable.add(file);
+          render();
+        });
         thumb.src = url;
       } else {
         thumb = make("span", "file-thumb");

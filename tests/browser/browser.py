@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,39 @@ def assert_fits_the_width(page) -> None:
 
 def assert_images_loaded(page) -> None:
     """Every image in view has loaded (a broken thumbnail or photo shows as an empty box)."""
-    page.wait_for_function(
+    # Polled from here: wait_for_function compiles its predicate in the page, which the policy forbids (eval).
+    complete = (
         "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight).every(i => i.complete)"
     )
+    deadline = time.monotonic() + 15
+    while not page.evaluate(complete):
+        assert time.monotonic() < deadline, f"{page.url}: images still loading after 15 s"
+        page.wait_for_timeout(100)
     broken = page.evaluate(
         "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight"
         " && i.naturalWidth === 0).map(i => i.src)"
     )
     assert broken == [], f"{page.url}: images that did not load: {broken}"
+
+
+# Every violation of the Content-Security-Policy: Chromium logs each to the console, and the page's
+# securitypolicyviolation event is logged too (a script Playwright injects, which the policy does not govern).
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  var what = e.violatedDirective + " blocked " + (e.blockedURI || "inline");
+  console.error("CSP violation: " + what + " at " + e.documentURI);
+});
+"""
+
+
+def record_csp_violations(context) -> list[str]:
+    """The policy violations of every page of a browser context, as the console reports them."""
+    violations = []
+    context.add_init_script(_REPORT_VIOLATIONS)
+
+    def note(message):
+        if message.text.startswith("CSP violation") or "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    context.on("console", note)
+    return violations

@@ -7,7 +7,7 @@ import pytest
 from catdog_site.celery import app as celery_app
 
 from ..worker import running_worker
-from .browser import CHROMIUM_ARGS, DESKTOP, Screenshots, require_chromium
+from .browser import CHROMIUM_ARGS, DESKTOP, Screenshots, record_csp_violations, require_chromium
 
 
 # Package scope: the browser, its event loop and the setting below end with tests/browser/, so the rest
@@ -39,12 +39,14 @@ def expect(chromium):
 def page(chromium):
     context = chromium.new_context(viewport=DESKTOP)
     context.set_default_timeout(15_000)
+    violations = record_csp_violations(context)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the pages: {errors}"
+    assert violations == [], f"Content-Security-Policy violations on the pages: {violations}"
 
 
 @pytest.fixture

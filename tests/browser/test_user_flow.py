@@ -97,7 +97,7 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     assert set(rows) == {cat.name, dog.name}
     assert rows[cat.name].locator('[data-field="label"]').text_content().strip() == "cat"
     assert rows[dog.name].locator('[data-field="label"]').text_content().strip() == "dog"
-    expect(page.locator(".filters .chip")).to_have_text(["All", "cat", "dog"])  # the swapped-in filters
+    expect(page.locator(".filters .chip")).to_have_text(["All", "cat 1", "dog 1"])  # the swapped-in filters, counted
     assert_images_loaded(page)
     screenshot(page, "history-answered")
     dog_id = int(rows[dog.name].get_attribute("data-prediction-id"))
@@ -108,7 +108,7 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     page.wait_for_url(f"{live_url}/predictions/?label=dog")
     expect(page.locator("[data-prediction]")).to_have_count(1)
     expect(page.locator('[data-prediction] [data-field="label"]')).to_have_text("dog")
-    expect(page.locator('.filters [aria-current="true"]')).to_have_text("dog")
+    expect(page.locator('.filters [aria-current="true"]')).to_have_text("dog 1")
     screenshot(page, "history-filtered-dog")
     page.click('.filters [data-label=""]')
     page.wait_for_url(f"{live_url}/predictions/")
