@@ -1,0 +1,109 @@
+"""`make run` for real: the supervised stack serves with DEBUG off, brings back a process that dies while the
+web keeps answering, and stops everything, quietly, on Ctrl-C.
+
+It runs the project's own Makefile and supervisord.conf, on a free port, with a var folder and media of its
+own (the developer's var/ is never touched) and only the embedded defaults (no DATABASE_URL, bucket,
+broker or cache from the environment).
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+NOT_EMBEDDED = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "CATDOG_S3_BUCKET", "DJANGO_DEBUG")
+NOISE = re.compile(r"exited with signal|\bERROR\b|\bCRIT\b|make: \*\*\*|Interrupt|Traceback")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """`make run` started as a person would, in a session of its own (Ctrl-C reaches its whole group)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in NOT_EMBEDDED and not k.startswith("CATDOG_")}
+    env.update(DJANGO_SETTINGS_MODULE="catdog_site.settings.local", CATDOG_MEDIA_ROOT=str(tmp_path / "media"))
+    console = tmp_path / "console.log"
+    with open(console, "wb") as out:
+        make = subprocess.Popen(
+            ["make", "run", f"PORT={port}", f"CATDOG_VAR_DIR={tmp_path / 'var'}"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield make, f"http://127.0.0.1:{port}/", console
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            for child in psutil.Process(make.pid).children(recursive=True):
+                child.kill()
+
+
+def answers(url: str) -> int:
+    try:
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
+        return 0
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def process_named(make: subprocess.Popen, word: str) -> psutil.Process | None:
+    """The stack's process whose command line holds the argument `word` (e.g. "beat")."""
+    for process in psutil.Process(make.pid).children(recursive=True):
+        try:
+            if word in process.cmdline():
+                return process
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def test_make_run_serves_restarts_a_dead_process_and_stops_quietly(stack):
+    make, url, console = stack
+    wait_for(lambda: answers(url + "accounts/login/") == 200, 120, "the web to answer")
+
+    missing = requests.get(url + "no-such-page/", timeout=5)  # DEBUG off: the site's own page
+    assert missing.status_code == 404
+    assert "Page not found" in missing.text and "URLconf" not in missing.text
+    assert answers(url + "static/css/app.css") == 200  # static files served, DEBUG off
+
+    beat = wait_for(lambda: process_named(make, "beat"), 30, "beat")
+    beat.send_signal(signal.SIGKILL)
+    web_answers = []
+
+    def beat_is_back():
+        web_answers.append(answers(url + "accounts/login/"))
+        back = process_named(make, "beat")
+        return back if back is not None and back.pid != beat.pid else None
+
+    wait_for(beat_is_back, 30, "beat to be started again")
+    assert set(web_answers) == {200}, "the web stopped answering while beat was down"
+    wait_for(lambda: "catdog is up" in console.read_text(), 120, "the address and admin login")
+
+    children = psutil.Process(make.pid).children(recursive=True)
+    os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
+    make.wait(timeout=15)
+    _, alive = psutil.wait_procs(children, timeout=2)
+    assert alive == [], f"left running after Ctrl-C: {[p.pid for p in alive]}"
+    output = console.read_text()
+    assert "Admin login" in output or "Created the admin login" in output
+    assert not NOISE.findall(output), output
