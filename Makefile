@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # The embedded state (SQLite database, broker, logs); two checkouts never share it.
-CATDOG_VAR_DIR ?= $(CURDIR)/var
-SUPERVISOR := CATDOG_VAR_DIR=$(CATDOG_VAR_DIR) CATDOG_HOST=$(HOST) CATDOG_PORT=$(PORT) CATDOG_USER=$$(id -un)
+export CATDOG_VAR_DIR ?= $(CURDIR)/var
+SUPERVISOR := CATDOG_HOST=$(HOST) CATDOG_PORT=$(PORT) CATDOG_USER=$$(id -un)
 
 .PHONY: run status logs test setup-web setup-worker setup-dev lint bench clean
 
@@ -27,8 +27,8 @@ $(VENV)/.installed-dev: requirements/worker.txt
 run: setup-dev
 	@$(PY) -m catdog_site.localbroker --check
 	@mkdir -p $(CATDOG_VAR_DIR)/log
-	CATDOG_VAR_DIR=$(CATDOG_VAR_DIR) $(PY) manage.py migrate --noinput
-	CATDOG_VAR_DIR=$(CATDOG_VAR_DIR) $(PY) manage.py ensure_shipped_model
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_shipped_model
 	@echo "catdog: starting on http://$(HOST):$(PORT)/ ; the admin login follows once everything answers."
 	@$(SUPERVISOR) exec $(VENV)/bin/supervisord -c supervisord.conf
 
