@@ -1,12 +1,9 @@
-"""`make run`'s broker: a socket path the system cannot hold stops the start with a sentence; the sweep
-has a queue of its own."""
+"""`make run`'s broker: a socket path the system cannot hold stops the start with a sentence."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-from catdog_site.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,9 +23,3 @@ def test_a_socket_path_too_long_stops_make_run_with_a_sentence(tmp_path):
 def test_a_short_socket_path_passes(tmp_path):
     r = check(tmp_path / "var")
     assert r.returncode == 0, r.stderr
-
-
-def test_the_sweep_goes_to_the_maintenance_queue_and_photos_to_theirs():
-    route = app.amqp.router.route
-    assert route({}, "classifier.tasks.resend_predictions")["queue"].name == "maintenance"
-    assert route({}, "classifier.tasks.predict_image")["queue"].name == "predictions"
