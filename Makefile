@@ -8,7 +8,7 @@ PORT ?= 8000
 export CATDOG_VAR_DIR ?= $(CURDIR)/var
 SUPERVISOR := CATDOG_HOST=$(HOST) CATDOG_PORT=$(PORT) CATDOG_USER=$$(id -un)
 
-.PHONY: run status logs test setup-web setup-worker setup-dev lint bench clean
+.PHONY: run status ctl logs test setup-web setup-worker setup-dev lint bench clean
 
 # One stamp per requirements file: a web host installs web.txt only; workers add TensorFlow.
 $(VENV)/.installed-%: requirements/%.txt requirements/web.txt
@@ -32,8 +32,10 @@ run: setup-dev
 	@echo "catdog: starting on http://$(HOST):$(PORT)/ ; the admin login follows once everything answers."
 	@$(SUPERVISOR) exec $(VENV)/bin/supervisord -c supervisord.conf
 
-status:
-	@$(SUPERVISOR) $(VENV)/bin/supervisorctl -c supervisord.conf status
+# While `make run` runs, from another terminal: `make status`, or `make ctl CMD="restart web"`.
+CMD ?= status
+status ctl:
+	@$(SUPERVISOR) $(VENV)/bin/supervisorctl -c supervisord.conf $(CMD)
 
 logs:
 	tail -F $(CATDOG_VAR_DIR)/log/*.log
