@@ -26,6 +26,8 @@ $(VENV)/.installed-dev: requirements/worker.txt
 # `exec` leaves supervisord alone in the foreground, so that Ctrl-C ends it quietly, make included.
 run: setup-dev
 	@$(PY) -m catdog_site.localbroker --check
+	@if $(SUPERVISOR) $(VENV)/bin/supervisorctl -c supervisord.conf pid >/dev/null 2>&1; then \
+	  echo "catdog already runs from $(CATDOG_VAR_DIR) (make status); Ctrl-C in its terminal stops it." >&2; exit 1; fi
 	@mkdir -p $(CATDOG_VAR_DIR)/log
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_shipped_model
