@@ -62,6 +62,7 @@ class Command(BaseCommand):
             if not missing:
                 return
             if not warned and time.monotonic() - started > 120:
-                self.stdout.write(f"Still waiting for: {', '.join(missing)} (see their logs in var/log/).")
+                log_dir = settings.VAR_DIR / "log"
+                self.stdout.write(f"Still waiting for: {', '.join(missing)} (see their logs in {log_dir}).")
                 warned = True
             time.sleep(1)
