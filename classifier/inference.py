@@ -103,7 +103,7 @@ class LoadedModel:
         # lets TensorFlow fold each BatchNormalization into its convolution: MobileNetV2 at 224x224
         # takes 16 ms instead of 18.5 on two cores, which keeps a photo within 20 ms decoding
         # included, for about 110 MB more memory. TensorFlow has no public name for the freezing
-        # function: requirements.txt pins the version this was checked with.
+        # function: requirements/worker.txt pins the version this was checked with.
         @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.uint8)])
         def predict(pixels):
             return model(tf.cast(pixels, tf.float32), training=False)

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "CACHE_URL"]
+REQUIRED = ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "CACHE_URL", "CELERY_BROKER_URL"]
 
 
 def _manage(*args, **env_overrides):
@@ -23,6 +23,7 @@ def _manage(*args, **env_overrides):
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "catdog.example.org",
         "CACHE_URL": "redis://127.0.0.1:6379/1",  # never connected to by these commands
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
         "DJANGO_DEBUG": "true",  # production must ignore it
         **env_overrides,
     }

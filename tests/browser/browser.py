@@ -24,7 +24,7 @@ def require_chromium() -> str:
         try:
             import playwright.sync_api  # noqa: F401
         except ImportError:
-            problem = "the browser tests need the playwright package (requirements-dev.txt)"
+            problem = "the browser tests need the playwright package (requirements/dev.txt)"
     if problem is None:
         return path
     if os.environ.get("CATDOG_REQUIRE_BROWSER") == "1":
