@@ -47,7 +47,7 @@ def phone_photo(size=(4000, 3000)) -> bytes:
 def load_old_validation(rev: str):
     source = subprocess.run(
         ["git", "show", f"{rev}:classifier/validation.py"], cwd=BASE_DIR, check=True, capture_output=True, text=True
-    ).stdout
+    ).stdout.replace("from trainer.ml.images import", "from trainer.images import")  # moved since
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(source)
     spec = importlib.util.spec_from_file_location("old_validation", f.name)

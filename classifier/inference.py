@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from trainer.files import ChecksumMismatch, copy_verified
-from trainer.ml.images import load_for_model
+from trainer.images import load_for_model
 
 if TYPE_CHECKING:
     from trainer.models import ModelVersion

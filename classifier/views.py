@@ -13,11 +13,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from accounts.ratelimits import rate_limit
+from trainer.images import content_type_of
 
 from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
 from .forms import UploadForm
 from .models import Prediction
-from .validation import content_type_of
 
 HISTORY_PAGE_SIZE = 24
 _STOP_POLLING = HttpResponseStopPolling.status_code  # 286: htmx stops the polling

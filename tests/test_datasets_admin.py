@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from trainer import datasets
+from trainer.datasets import fetching as datasets
 from trainer.models import Dataset
 
 from .conftest import upload

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from trainer.datasets import content_hash
+from trainer.datasets.collection import content_hash
 
 from .dataset_helpers import class_folders, photo, write_tree, zip_bytes
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from trainer.datasets import imbalance_warning
+from trainer.datasets.collection import imbalance_warning
 
 from .dataset_helpers import class_folders, zip_bytes
 

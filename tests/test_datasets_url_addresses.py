@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from trainer import datasets
+from trainer.datasets import fetching as datasets
 
 IPV4_REFUSED = [
     "0.0.0.0",  # noqa: S104 (an address to refuse, not one to bind): "this network", 0.0.0.0/8

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from trainer import datasets
+from trainer.datasets import fetching as datasets
 from trainer.models import Dataset
 
 from .dataset_helpers import photo

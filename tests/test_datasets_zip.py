@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from django.core.files.storage import default_storage
 
-from trainer.datasets import SAMPLES_PER_CLASS
+from trainer.datasets.collection import SAMPLES_PER_CLASS
 from trainer.models import Dataset, DatasetImage
 
 from .dataset_helpers import class_folders, media_files, photo, skipped, zip_bytes

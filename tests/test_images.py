@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.ml.images import load_for_model, to_rgb
+from trainer.images import load_for_model, to_rgb
 
 
 def _reopen(image: Image.Image, fmt: str, **save_args) -> Image.Image:

@@ -183,7 +183,7 @@ def _phone_jpeg(size=(4000, 3000)) -> bytes:
 
 
 def test_the_web_process_decodes_a_large_jpeg_at_a_reduced_scale(client, monkeypatch):
-    from classifier import validation
+    from trainer import images as validation
 
     decoded = []
     make_thumbnail = validation._make_thumbnail

@@ -12,7 +12,7 @@ def _dataset_archive_upload_to(dataset: "Dataset", filename: str) -> str:
 class Dataset(models.Model):
     """A labelled image collection, checked by a worker (trainer/tasks.py) and kept in storage.
 
-    The images it holds are its DatasetImage rows; `materialize()` in trainer/datasets.py writes them
+    The images it holds are its DatasetImage rows; `materialize()` in trainer/datasets/ writes them
     out as one sub-folder per class for training.
     """
 
@@ -73,7 +73,7 @@ class DatasetImage(models.Model):
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
     label = models.CharField(max_length=64)
-    # Both are named by trainer/datasets.py (datasets/<id>/<label>/<sha256>.<ext>), never by upload_to.
+    # Both are named by trainer/datasets/collection.py (datasets/<id>/<label>/<sha256>.<ext>), never by upload_to.
     file = models.FileField(max_length=300)
     # Only the first few images of each class have one: the samples the admin page shows.
     thumbnail = models.FileField(blank=True, max_length=300)

@@ -287,7 +287,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
-# --- Datasets (trainer/datasets.py): limits on what an admin's zip, folder or URL list may bring in ---
+# --- Datasets (trainer/datasets/): limits on what an admin's zip, folder or URL list may bring in ---
 # A zip is refused whole when it is larger, holds more files or unpacks to more than these, or when one
 # entry is compressed more than the ratio allows (real photos barely compress; a zip bomb compresses 1000×).
 CATDOG_DATASET_MAX_ZIP_BYTES = env.int("CATDOG_DATASET_MAX_ZIP_BYTES", default=1024 * 1024 * 1024)

@@ -1,6 +1,6 @@
-"""The machine-learning side of catdog: decoding (images), data, model, training and evaluation.
+"""The machine-learning side of catdog: data, model, training and evaluation (decoding: trainer/images.py).
 
-Only `images`, `data`, `evaluate` and `weights` are free of TensorFlow; import `model` and `train` inside the
+Only `data`, `evaluate` and `weights` are free of TensorFlow; import `model` and `train` inside the
 worker or a management command's handle(), never at import time of anything the web process loads.
 """
 

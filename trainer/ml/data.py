@@ -1,6 +1,6 @@
 """Labelled image folders into lists of photos: one sub-folder per class, class names in sorted order.
 
-NumPy and Pillow only (through `images.load_for_model`, the same decoding serving uses). Photos stay
+NumPy and Pillow only (through trainer/images.py's `load_for_model`, the same decoding serving uses). Photos stay
 on disk: every file is decoded once up front to find the unreadable ones, then again batch by batch
 as training needs it (`image_batches`), so memory does not grow with the dataset (50,000 photos at
 224x224 would take 7.5 GB as one array).
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .images import load_for_model
+from ..images import load_for_model
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The two networks: a small CNN trained from scratch, and a frozen ImageNet MobileNetV2 with a new head.
 
-Both take (height, width, 3) float pixel values 0..255, as `images.load_for_model` decodes them, and
+Both take (height, width, 3) float pixel values 0..255, as trainer/images.py's `load_for_model` decodes them, and
 rescale inside the model, so serving feeds decoded pixels and nothing else. Each model is four
 named parts, applied in order: `rescaling`, `augmentation` (random, and only in training), `encoder`
 (image to a feature vector) and `head` (features to class probabilities). Training MobileNetV2 runs
