@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_ingestion_is_sent_to_the_datasets_queue_not_the_training_one(make_dataset, monkeypatch):
-    # Settings route trainer.tasks.* to "training"; the queue given when sending must win.
+    # Settings route trainer.tasks.* to "training", and ingest_* before it to "datasets".
     monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
     with mock.patch.object(celery_app.amqp, "send_task_message") as send:
         dataset = make_dataset(archive=zip_bytes(class_folders({"cat": 1, "dog": 1})))

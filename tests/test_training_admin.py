@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch):
     """The trainings the pages queue; none runs (the task has its own tests)."""
     sent = []
-    monkeypatch.setattr("trainer.actions._enqueue_training", sent.append)
+    monkeypatch.setattr("trainer.actions.trainings._enqueue_training", sent.append)
     return sent
 
 

@@ -100,7 +100,7 @@ def _delete_unused_image_files(sender, instance: DatasetImage, using, **kwargs):
     unless a row still uses them.
 
     Image files are named by their content, not by their row: checking a dataset again replaces its rows
-    by new ones that take over the files of the same content (trainer/actions.py `_replace_images`).
+    by new ones that take over the files of the same content (trainer/actions/datasets.py `_replace_images`).
     Only a row of the same dataset with the same content can name the same file, and the unique
     constraint on (dataset, sha256) makes that question one index lookup.
     """
