@@ -4,6 +4,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django_cleanup import cleanup
 
+from . import ml
+
 
 def _dataset_archive_upload_to(dataset: "Dataset", filename: str) -> str:
     return f"datasets/{dataset.pk}/archive.zip"
@@ -130,8 +132,8 @@ class ModelVersion(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     class Architecture(models.TextChoices):
-        MOBILENET_V2 = "mobilenet_v2", "MobileNetV2 (transfer learning)"
-        SIMPLE_CNN = "simple_cnn", "Simple CNN (from scratch)"
+        MOBILENET_V2 = ml.MOBILENET_V2, "MobileNetV2 (transfer learning)"
+        SIMPLE_CNN = ml.SIMPLE_CNN, "Simple CNN (from scratch)"
 
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
