@@ -8,7 +8,6 @@ it up, and every other task here, the trainings, to "training". The training wor
 and "datasets", the prediction worker neither, so that a long training never holds up a prediction.
 """
 
-import dataclasses
 import logging
 import tempfile
 from pathlib import Path
@@ -40,6 +39,7 @@ from .datasets import (
     materialize,
 )
 from .heartbeat import Heartbeat
+from .ml import TUNABLE_SETTINGS
 from .ml.data import DatasetError
 from .ml.weights import WeightsUnavailable, check_weights
 from .models import ModelVersion
@@ -161,14 +161,12 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
         test_dir = folder / "test"
         materialize(version.test_dataset, test_dir)
     # The version's settings by TrainingConfig's names; one left unset (None) takes its default there.
-    settings_by_name = {name: value for name, value in version.params.items() if value is not None}
-    tunable = {field.name for field in dataclasses.fields(TrainingConfig)}
-    tunable -= {"train_dir", "test_dir", "output_path", "architecture", "weights"}  # the version's and the worker's
+    chosen = {name: version.params[name] for name in TUNABLE_SETTINGS if version.params.get(name) is not None}
     config = TrainingConfig(
         train_dir=folder / "train",
         test_dir=test_dir,
         output_path=folder / "model.keras",
-        **{name: value for name, value in settings_by_name.items() if name in tunable},
+        **chosen,
         architecture=version.architecture,
         weights=weights,
     )

@@ -29,3 +29,16 @@ ARCHITECTURE_DEFAULTS = {
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TEST_SPLIT = 0.2
 DEFAULT_SEED = 1337
+# The settings of train.TrainingConfig a person chooses (the admin's training form, the train_model command);
+# its others are the run's own: the folders, the output, the architecture and the worker's weights.
+TUNABLE_SETTINGS = (
+    "epochs",
+    "image_size",
+    "batch_size",
+    "learning_rate",
+    "test_split",
+    "seed",
+    "dropout",
+    "augmentation",
+    "augment_copies",
+)

@@ -10,21 +10,9 @@ from django.utils import timezone
 from trainer.actions import do_register_model_version
 from trainer.datasets import folder_images_sha256
 from trainer.files import file_sha256
-from trainer.ml import AUGMENTATIONS, MOBILENET_V2
+from trainer.ml import AUGMENTATIONS, MOBILENET_V2, TUNABLE_SETTINGS
+from trainer.ml.weights import IMAGENET
 from trainer.models import ModelVersion
-
-# Options named as TrainingConfig's fields; unset ones stay out, so that its defaults apply.
-TUNABLE = (
-    "epochs",
-    "image_size",
-    "batch_size",
-    "learning_rate",
-    "test_split",
-    "seed",
-    "dropout",
-    "augmentation",
-    "augment_copies",
-)
 
 
 class Command(BaseCommand):
@@ -74,7 +62,7 @@ class Command(BaseCommand):
         # Hashed before training: the weights may come from the very file --output replaces.
         weights = self._weights_source() if options["arch"] == MOBILENET_V2 else None
 
-        given = {option: options[option] for option in TUNABLE if options[option] is not None}
+        given = {option: options[option] for option in TUNABLE_SETTINGS if options[option] is not None}
         with tempfile.TemporaryDirectory() as scratch:
             config = TrainingConfig(
                 train_dir=options["folder"],
@@ -139,7 +127,7 @@ class Command(BaseCommand):
 
     def _weights_source(self) -> dict:
         source = settings.CATDOG_MOBILENET_WEIGHTS
-        is_file = source != "imagenet" and Path(source).is_file()
+        is_file = source != IMAGENET and Path(source).is_file()
         return {"setting": source, "sha256": file_sha256(Path(source)) if is_file else None}
 
     def _sidecar(self, name: str, result, test_sha256: str, weights: dict | None, options) -> dict:
