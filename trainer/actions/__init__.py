@@ -1,7 +1,8 @@
 """Every change of the trainer's state: `do_*` performs one, `check_*` says whether one may be done.
 
-Views, the admin, commands and tasks call these; none writes to the database itself. One module per
-subject: model versions, trainings, datasets.
+The admin, the commands and the tasks (trainer/tasks.py, trainer/heartbeat.py) call these. An action
+never imports a task: it sends one by name (enqueue.py). One module per subject: model versions,
+trainings, datasets.
 """
 
 from .datasets import (
