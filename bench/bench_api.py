@@ -139,19 +139,7 @@ def main():
             + sorted((PHOTOS / "dog").glob("*.jpg"))[: args.photos - args.photos // 2]
         )
 
-        for photo in photos[:5]:  # warm: TensorFlow and the model load on the first task
-            _, body = round_trip(api, base, photo, args.poll)
-            assert body["status"] == "done", body
-        latencies, model_ms, correct = [], [], 0
-        for photo in photos:
-            ms, body = round_trip(api, base, photo, args.poll)
-            assert body["status"] == "done", body
-            latencies.append(ms)
-            model_ms.append(body["inference_ms"])
-            correct += body["label"] == photo.parent.name
-
-        web_pids = [web.pid, *children(web.pid)]
-        worker_pids = [worker.pid, *children(worker.pid)]
+        latencies, model_ms, correct = _measure(api, base, photos, args.poll)
         print(f"photos: {len(photos)}, answered correctly: {correct}")
         print(
             f"upload to result (REST API, client side): median {statistics.median(latencies):.0f} ms, "
@@ -161,21 +149,41 @@ def main():
             f"inference in the worker (decode+resize+model): median {statistics.median(model_ms):.1f} ms, "
             f"p95 {percentile(model_ms, 0.95):.1f} ms"
         )
-        print(
-            "resident memory: web (gunicorn) "
-            + ", ".join(f"{rss_mib(p):.0f} MiB" for p in web_pids)
-            + "; worker (celery main, pool child) "
-            + ", ".join(f"{rss_mib(p):.0f} MiB" for p in worker_pids)
-        )
-        print(
-            "tensorflow in the web process: "
-            + ("yes" if any("tensorflow" in Path(f"/proc/{p}/maps").read_text() for p in web_pids) else "no")
-        )
+        _print_memory([web.pid, *children(web.pid)], [worker.pid, *children(worker.pid)])
     finally:
         for process in (web, worker):
             process.terminate()
         for process in (web, worker):
             process.wait(timeout=30)
+
+
+def _measure(api, base: str, photos: list[Path], poll: float) -> tuple[list[float], list[float], int]:
+    """Upload each photo and wait for its answer, after five that warm the worker up: the round trips, the
+    worker's inference times (ms) and how many answers were right."""
+    for photo in photos[:5]:  # warm: TensorFlow and the model load on the first task
+        _, body = round_trip(api, base, photo, poll)
+        assert body["status"] == "done", body
+    latencies, model_ms, correct = [], [], 0
+    for photo in photos:
+        ms, body = round_trip(api, base, photo, poll)
+        assert body["status"] == "done", body
+        latencies.append(ms)
+        model_ms.append(body["inference_ms"])
+        correct += body["label"] == photo.parent.name
+    return latencies, model_ms, correct
+
+
+def _print_memory(web_pids: list[int], worker_pids: list[int]) -> None:
+    print(
+        "resident memory: web (gunicorn) "
+        + ", ".join(f"{rss_mib(p):.0f} MiB" for p in web_pids)
+        + "; worker (celery main, pool child) "
+        + ", ".join(f"{rss_mib(p):.0f} MiB" for p in worker_pids)
+    )
+    print(
+        "tensorflow in the web process: "
+        + ("yes" if any("tensorflow" in Path(f"/proc/{p}/maps").read_text() for p in web_pids) else "no")
+    )
 
 
 if __name__ == "__main__":

@@ -62,88 +62,25 @@ def main():
     import django
 
     django.setup()
-    from trainer.actions import do_create_dataset, do_request_training
-    from trainer.forms import TrainingForm
-    from trainer.models import Dataset, ModelVersion
-
-    logs = open(scratch / "processes.log", "wb")
-
-    def start(command):
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT)
-
-    celery = [PY, "-m", "celery", "-A", "catdog_site", "worker", "--concurrency", "1", "--loglevel", "WARNING",
-              "--without-mingle", "--without-gossip"]  # fmt: skip
-    processes = [
-        start([PY, "-m", "gunicorn", "catdog_site.wsgi", "--bind", f"127.0.0.1:{args.port}", "--workers", "2"]),
-        start([*celery, "--queues", "predictions", "--hostname", "bench-predictions@%h"]),
-        start([*celery, "--queues", "training,datasets", "--hostname", "bench-training@%h"]),
-    ]
+    processes = _start_processes(env, args.port, scratch / "processes.log")
     base = f"http://127.0.0.1:{args.port}"
     try:
         wait_for(lambda: requests.get(f"{base}/accounts/login/", timeout=2).ok, 60, "the web server")
-        started = time.monotonic()
-        train = do_create_dataset(
-            Dataset(name="catsdogs-train", source="folder", path=str(SHARED / "data/catsdogs/train"))
-        )
-        test = do_create_dataset(
-            Dataset(name="catsdogs-test", source="folder", path=str(SHARED / "data/catsdogs/test"))
-        )
-        for dataset in (train, test):
-            wait_for(lambda d=dataset: Dataset.objects.get(pk=d.pk).status in ("ready", "failed"), 900, "the datasets")
-            dataset.refresh_from_db()
-            assert dataset.status == "ready", dataset.error
-        print(f"datasets checked: {train.report['total']} + {test.report['total']} photos "
-              f"in {time.monotonic() - started:.0f} s")  # fmt: skip
-
+        train, test = _checked_datasets()
         api = api_session(base)
         photos = sorted((PHOTOS / "cat").glob("*.jpg"))[:50] + sorted((PHOTOS / "dog").glob("*.jpg"))[:50]
 
-        def probe(photo: Path) -> float:
-            return round_trip(api, base, photo)[0]
+        def probe(i: int) -> float:
+            return round_trip(api, base, photos[i % len(photos)])[0]
 
-        for photo in photos[:5]:
-            probe(photo)  # warm: TensorFlow and the model load on the first task
+        for i in range(5):
+            probe(i)  # warm: TensorFlow and the model load on the first task
         idle = []
         for i in range(args.probes):
-            idle.append(probe(photos[i % len(photos)]))
+            idle.append(probe(i))
             time.sleep(args.gap)
-
-        # The form as an admin first sees it, with only the test dataset chosen.
-        data = {name: field.initial() if callable(field.initial) else field.initial
-                for name, field in TrainingForm.base_fields.items() if field.initial is not None}  # fmt: skip
-        form = TrainingForm({**data, "test_dataset": test.pk}, dataset=train)
-        assert form.is_valid(), form.errors
-        version, _ = do_request_training(train, name="bench-defaults", params=form.params(), test_dataset=test)
-        queued = time.monotonic()
-        busy, stop = [], threading.Event()
-
-        def keep_probing():
-            i = 0
-            while not stop.is_set():
-                if ModelVersion.objects.filter(pk=version.pk, status="running").exists():
-                    busy.append(probe(photos[i % len(photos)]))
-                    i += 1
-                stop.wait(args.gap)
-
-        prober = threading.Thread(target=keep_probing)
-        prober.start()
-        wait_for(lambda: not ModelVersion.objects.get(pk=version.pk).in_progress, 1800, "the training")
-        stop.set()
-        prober.join()
-        wall = time.monotonic() - queued
-        version.refresh_from_db()
-        assert version.status == "ready", version.error
-        metrics = version.metrics
-        print(f"training with the form's defaults ({version.params}):")
-        print(f"  wall time from queued to ready: {wall:.0f} s "
-              f"(the pipeline's own measure: {metrics['training_seconds']:.0f} s)")  # fmt: skip
-        print(f"  test accuracy on {metrics['num_test']} photos: {metrics['accuracy']:.4f} "
-              f"(trained on {metrics['num_train']})")  # fmt: skip
-        for name, scores in metrics["per_class"].items():
-            print(
-                f"    {name}: precision {scores['precision']:.4f} recall {scores['recall']:.4f} f1 {scores['f1']:.4f}"
-            )
-        print(f"  confusion matrix: {metrics['confusion_matrix']}")
+        version, wall, busy = _train_while_probing(train, test, probe, args.gap)
+        _print_training(version, wall)
         for label, values in (("idle", idle), ("during training", busy)):
             print(f"prediction latency {label} ({len(values)} photos): median {statistics.median(values):.0f} ms, "
                   f"p95 {percentile(values, 0.95):.0f} ms")  # fmt: skip
@@ -153,6 +90,86 @@ def main():
             process.terminate()
         for process in processes:
             process.wait(timeout=60)
+
+
+def _start_processes(env: dict, port: int, log_path: Path) -> list[subprocess.Popen]:
+    """gunicorn, a prediction worker and a training worker, as `make run` starts them."""
+    logs = open(log_path, "wb")
+
+    def start(command):
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT)
+
+    celery = [PY, "-m", "celery", "-A", "catdog_site", "worker", "--concurrency", "1", "--loglevel", "WARNING",
+              "--without-mingle", "--without-gossip"]  # fmt: skip
+    return [
+        start([PY, "-m", "gunicorn", "catdog_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]),
+        start([*celery, "--queues", "predictions", "--hostname", "bench-predictions@%h"]),
+        start([*celery, "--queues", "training,datasets", "--hostname", "bench-training@%h"]),
+    ]
+
+
+def _checked_datasets():
+    """The train and test folders as server-folder datasets, once the training worker has checked them."""
+    from trainer.actions import do_create_dataset
+    from trainer.models import Dataset
+
+    started = time.monotonic()
+    train = do_create_dataset(Dataset(name="catsdogs-train", source="folder", path=str(SHARED / "data/catsdogs/train")))
+    test = do_create_dataset(Dataset(name="catsdogs-test", source="folder", path=str(SHARED / "data/catsdogs/test")))
+    for dataset in (train, test):
+        wait_for(lambda d=dataset: Dataset.objects.get(pk=d.pk).status in ("ready", "failed"), 900, "the datasets")
+        dataset.refresh_from_db()
+        assert dataset.status == "ready", dataset.error
+    print(f"datasets checked: {train.report['total']} + {test.report['total']} photos "
+          f"in {time.monotonic() - started:.0f} s")  # fmt: skip
+    return train, test
+
+
+def _train_while_probing(train, test, probe, gap: float):
+    """Queue a training with the form's defaults and probe the latency while it runs: the version once
+    ready, the wall time from queued to ready, and the latencies."""
+    from trainer.actions import do_request_training
+    from trainer.forms import TrainingForm
+    from trainer.models import ModelVersion
+
+    # The form as an admin first sees it, with only the test dataset chosen.
+    data = {name: field.initial() if callable(field.initial) else field.initial
+            for name, field in TrainingForm.base_fields.items() if field.initial is not None}  # fmt: skip
+    form = TrainingForm({**data, "test_dataset": test.pk}, dataset=train)
+    assert form.is_valid(), form.errors
+    version, _ = do_request_training(train, name="bench-defaults", params=form.params(), test_dataset=test)
+    queued = time.monotonic()
+    busy, stop = [], threading.Event()
+
+    def keep_probing():
+        i = 0
+        while not stop.is_set():
+            if ModelVersion.objects.filter(pk=version.pk, status="running").exists():
+                busy.append(probe(i))
+                i += 1
+            stop.wait(gap)
+
+    prober = threading.Thread(target=keep_probing)
+    prober.start()
+    wait_for(lambda: not ModelVersion.objects.get(pk=version.pk).in_progress, 1800, "the training")
+    stop.set()
+    prober.join()
+    wall = time.monotonic() - queued
+    version.refresh_from_db()
+    assert version.status == "ready", version.error
+    return version, wall, busy
+
+
+def _print_training(version, wall: float) -> None:
+    metrics = version.metrics
+    print(f"training with the form's defaults ({version.params}):")
+    print(f"  wall time from queued to ready: {wall:.0f} s "
+          f"(the pipeline's own measure: {metrics['training_seconds']:.0f} s)")  # fmt: skip
+    print(f"  test accuracy on {metrics['num_test']} photos: {metrics['accuracy']:.4f} "
+          f"(trained on {metrics['num_train']})")  # fmt: skip
+    for name, scores in metrics["per_class"].items():
+        print(f"    {name}: precision {scores['precision']:.4f} recall {scores['recall']:.4f} f1 {scores['f1']:.4f}")
+    print(f"  confusion matrix: {metrics['confusion_matrix']}")
 
 
 if __name__ == "__main__":

@@ -241,7 +241,7 @@ def inject_fault(stack: Stack, args, started: float, events: list[str]) -> None:
         stack.outage = (outage_started, time.time())
 
 
-def main():
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--fault", choices=["none", "kill-worker", "kill-worker-host", "stop-redis", "freeze-redis"], default="none"
@@ -260,7 +260,11 @@ def main():
     args = parser.parse_args()
     if args.redis_port == 6379:
         raise SystemExit("--redis-port 6379 is the shared Redis: this script stops its Redis; take another port")
+    return args
 
+
+def main():
+    args = _arguments()
     scratch = Path(tempfile.mkdtemp(prefix="catdog-load-"))
     env = {
         **os.environ,

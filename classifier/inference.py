@@ -76,11 +76,6 @@ def classify(version: "ModelVersion", source: str | Path | BinaryIO) -> Classifi
     return _model_for(version).classify(source)
 
 
-def classify_batch(version: "ModelVersion", sources: Iterable[str | Path | BinaryIO]) -> list[Classification]:
-    """Many photos at a time, for throughput; each `inference_ms` is its decoding plus its share of the model."""
-    return _model_for(version).classify_batch(sources)
-
-
 class LoadedModel:
     """A `.keras` classifier ready to answer: frozen into one graph and warmed up."""
 
@@ -134,6 +129,7 @@ class LoadedModel:
         return self._classification(probabilities, (time.perf_counter() - started) * 1000)
 
     def classify_batch(self, sources: Iterable) -> list[Classification]:
+        """Many photos at a time, for throughput; each `inference_ms` is its decoding plus its share of the model."""
         sources = list(sources)
         results = []
         for start in range(0, len(sources), BATCH_SIZE):

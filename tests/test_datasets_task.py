@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from catdog_site.celery import app as celery_app
 from trainer.actions import do_finish_ingestion, do_recheck_dataset
-from trainer.datasets import Collection
+from trainer.datasets import Collection, collect
 from trainer.models import Dataset, DatasetImage
 from trainer.tasks import MAX_INGEST_ATTEMPTS, ingest_dataset
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_ingestion_is_sent_to_the_datasets_queue_not_the_training_one(make_dataset, monkeypatch):
-    # Settings route trainer.tasks.* to "training"; the queue given when sending must win.
+    # Settings route trainer.tasks.* to "training", and ingest_* before it to "datasets".
     monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
     with mock.patch.object(celery_app.amqp, "send_task_message") as send:
         dataset = make_dataset(archive=zip_bytes(class_folders({"cat": 1, "dog": 1})))
@@ -158,4 +158,26 @@ def test_deleting_a_dataset_deletes_its_files(make_dataset, settings, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         dataset.delete()
     assert not Dataset.objects.exists() and not DatasetImage.objects.exists()
+    assert media_files(settings) == set()
+
+
+def test_a_dataset_deleted_during_its_check_leaves_no_files_behind(
+    make_dataset, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
+    with mock.patch.object(celery_app.amqp, "send_task_message"):
+        dataset = make_dataset(archive=zip_bytes(class_folders({"cat": 2, "dog": 2})))
+    stored = []
+
+    def collect_then_delete(checked, collection):
+        collect(checked, collection)
+        stored.extend(collection.stored)
+        with django_capture_on_commit_callbacks(execute=True):
+            Dataset.objects.filter(pk=checked.pk).delete()  # deleted from the admin meanwhile
+
+    monkeypatch.setattr("trainer.tasks.collect", collect_then_delete)
+    ingest_dataset(dataset.pk)
+
+    assert stored  # the check had stored the photos (and thumbnails)
+    assert not Dataset.objects.exists()
     assert media_files(settings) == set()

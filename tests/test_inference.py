@@ -145,7 +145,7 @@ def test_a_truncated_photo_raises_os_error(version):
 
 def test_a_batch_gives_the_same_answers_in_order(version):
     paths = [CAT, DOG, PHOTOS / "cat" / "cat.4002.jpg", PHOTOS / "dog" / "dog.4002.jpg"]
-    batch = inference.classify_batch(version, paths)
+    batch = inference.load_model(version).classify_batch(paths)
     assert [r.label for r in batch] == ["cat", "dog", "cat", "dog"]
     for result, path in zip(batch, paths, strict=True):
         alone = inference.classify(version, path)
@@ -161,7 +161,7 @@ def test_a_worker_loads_a_version_once(version, no_loaded_models, monkeypatch):
     monkeypatch.setattr(keras.saving, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
     for _ in range(3):
         inference.classify(version, CAT)
-    inference.classify_batch(version, [DOG])
+    inference.load_model(version).classify_batch([DOG])
     assert len(loads) == 1
 
 

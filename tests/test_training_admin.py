@@ -1,5 +1,5 @@
 """Training from the admin: the form, double submissions, permissions, the version page while it runs
-and once it is done, cancelling, and activation that asks first when the score is lower."""
+and once it is done, and cancelling. Activation: tests/test_version_activation_admin.py."""
 
 import uuid
 from datetime import timedelta
@@ -9,12 +9,11 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from classifier.models import Prediction
 from trainer.models import Dataset, ModelVersion
 from trainer.tasks import sweep_stuck_work
 
 from .dataset_helpers import class_folders, zip_bytes
-from .training_helpers import TINY, request_tiny_training
+from .training_helpers import TINY, request_tiny_training, saved_version
 
 pytest_plugins = ["tests.dataset_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch):
     """The trainings the pages queue; none runs (the task has its own tests)."""
     sent = []
-    monkeypatch.setattr("trainer.actions._enqueue_training", sent.append)
+    monkeypatch.setattr("trainer.actions.trainings._enqueue_training", sent.append)
     return sent
 
 
@@ -51,11 +50,6 @@ def _train_url(dataset):
 def _form(**fields):
     return {"architecture": "mobilenet_v2", "batch_size": 32, "test_split": 0.2, "seed": 1337,
             "request_key": str(uuid.uuid4()), **fields}  # fmt: skip
-
-
-def _version(**fields) -> ModelVersion:
-    defaults = {"name": "v", "architecture": "mobilenet_v2", "status": "ready", "class_names": ["cat", "dog"]}
-    return ModelVersion.objects.create(**{**defaults, **fields})
 
 
 # --- The form ---------------------------------------------------------------------------------------------
@@ -183,7 +177,7 @@ def staff_client(client, django_user_model):
 
 def test_staff_without_the_permissions_cannot_train_cancel_or_activate(staff_client, dataset):
     queued = request_tiny_training(dataset)
-    ready = _version()
+    ready = saved_version()
     assert staff_client.get(_train_url(dataset)).status_code == 403
     assert staff_client.post(_train_url(dataset), _form()).status_code == 403
     assert staff_client.post(reverse("admin:trainer_modelversion_cancel", args=[queued.pk])).status_code == 403
@@ -199,7 +193,7 @@ def test_the_dedicated_permissions_are_enough(staff_client, dataset, sent):
         *Permission.objects.filter(codename__in=["train_modelversion", "activate_modelversion"])
     )
     assert staff_client.post(_train_url(dataset), _form()).status_code == 302
-    ready = _version()
+    ready = saved_version()
     staff_client.post(reverse("admin:trainer_modelversion_activate", args=[ready.pk]))
     ready.refresh_from_db()
     assert ready.is_active
@@ -260,7 +254,7 @@ def test_a_finished_version_shows_curves_scores_and_confusion_matrix(admin_clien
                "per_class": {"cat": {"precision": 0.8333, "recall": 1.0, "f1": 0.9091, "support": 5},
                              "dog": {"precision": 1.0, "recall": 0.8, "f1": 0.8889, "support": 5}},
                "confusion_matrix": [[5, 0], [1, 4]]}  # fmt: skip
-    version = _version(metrics=metrics, test_accuracy=0.9, params=TINY)
+    version = saved_version(metrics=metrics, test_accuracy=0.9, params=TINY)
     page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[version.pk])).content.decode()
     assert page.count("<polyline") == 4 and 'data-chart="loss"' in page and 'data-chart="accuracy"' in page
     assert "<td>0.8333</td><td>1.0000</td><td>0.9091</td><td>5</td>" in page
@@ -289,7 +283,7 @@ def test_cancelling_a_queued_training_ends_it_at_once(admin_client, dataset):
 
 
 def test_cancelling_an_ended_training_says_so(admin_client):
-    version = _version()
+    version = saved_version()
     r = admin_client.post(reverse("admin:trainer_modelversion_cancel", args=[version.pk]), follow=True)
     assert "had already ended" in r.content.decode()
     version.refresh_from_db()
@@ -301,104 +295,11 @@ def test_cancel_needs_a_post(admin_client, dataset):
     assert admin_client.get(reverse("admin:trainer_modelversion_cancel", args=[version.pk])).status_code == 405
 
 
-# --- Activating -----------------------------------------------------------------------------------------
-
-
-def _activate(client, version, **data):
-    return client.post(reverse("admin:trainer_modelversion_activate", args=[version.pk]), data)
-
-
-def test_a_better_version_is_activated_at_once(admin_client):
-    old = _version(name="old", test_accuracy=0.9, test_sha256="a" * 64, is_active=True)
-    new = _version(name="new", test_accuracy=0.95, test_sha256="a" * 64)
-    r = _activate(admin_client, new)
-    assert r.status_code == 302
-    new.refresh_from_db()
-    old.refresh_from_db()
-    assert new.is_active and not old.is_active
-
-
-def test_a_lower_score_on_the_same_test_photos_asks_first(admin_client):
-    old = _version(name="old", test_accuracy=0.95, test_sha256="a" * 64, is_active=True)
-    new = _version(name="new", test_accuracy=0.9, test_sha256="a" * 64)
-    page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[new.pk])).content.decode()
-    assert "scored 0.9500 on the same test photos" in page
-
-    r = _activate(admin_client, new)
-    assert r.status_code == 200 and 'data-activation="lower"' in r.content.decode()
-    new.refresh_from_db()
-    assert not new.is_active
-
-    r = _activate(admin_client, new, confirm="yes")
-    assert r.status_code == 302
-    new.refresh_from_db()
-    old.refresh_from_db()
-    assert new.is_active and not old.is_active
-
-
-def test_a_lower_score_on_other_test_photos_is_not_compared(admin_client):
-    _version(name="old", test_accuracy=0.95, test_sha256="a" * 64, is_active=True)
-    new = _version(name="new", test_accuracy=0.9, test_sha256="b" * 64)
-    _activate(admin_client, new)
-    new.refresh_from_db()
-    assert new.is_active
-
-
-def test_the_changelist_action_asks_first_too(admin_client):
-    _version(name="old", test_accuracy=0.95, test_sha256="a" * 64, is_active=True)
-    new = _version(name="new", test_accuracy=0.9, test_sha256="a" * 64)
-    url = reverse("admin:trainer_modelversion_changelist")
-    r = admin_client.post(url, {"action": "activate", "_selected_action": [new.pk]})
-    assert r.status_code == 302 and r.url == reverse("admin:trainer_modelversion_activate", args=[new.pk])
-    new.refresh_from_db()
-    assert not new.is_active
-
-
-def test_showing_the_activation_page_changes_nothing(admin_client):
-    new = _version(name="new")
-    r = admin_client.get(reverse("admin:trainer_modelversion_activate", args=[new.pk]))
-    assert r.status_code == 200 and 'data-activation="plain"' in r.content.decode()
-    new.refresh_from_db()
-    assert not new.is_active
-
-
-def test_a_version_that_is_not_ready_cannot_be_activated(admin_client, dataset):
-    queued = request_tiny_training(dataset)
-    r = _activate(admin_client, queued, confirm="yes")
-    assert r.status_code == 302
-    queued.refresh_from_db()
-    assert not queued.is_active
-
-
-def test_rolling_back_keeps_past_predictions_with_their_version(admin_client, make_prediction):
-    old = _version(name="old", is_active=True)
-    new = _version(name="new")
-    prediction = make_prediction(status="done", model_version=old, label="cat")
-    _activate(admin_client, new)
-    _activate(admin_client, old)  # roll back
-    old.refresh_from_db()
-    new.refresh_from_db()
-    assert old.is_active and not new.is_active
-    assert Prediction.objects.get(pk=prediction.pk).model_version == old
-
-
-def test_the_active_version_cannot_be_deleted(admin_client):
-    active = _version(is_active=True)
-    r = admin_client.post(reverse("admin:trainer_modelversion_delete", args=[active.pk]), {"post": "yes"})
-    assert r.status_code == 403 and ModelVersion.objects.filter(pk=active.pk).exists()
-
-
-def test_a_training_in_progress_cannot_be_deleted(admin_client, dataset):
-    queued = request_tiny_training(dataset)
-    r = admin_client.post(reverse("admin:trainer_modelversion_delete", args=[queued.pk]), {"post": "yes"})
-    assert r.status_code == 403 and ModelVersion.objects.filter(pk=queued.pk).exists()
-
-
 def test_the_list_shows_how_far_each_training_is(admin_client, dataset):
     running = request_tiny_training(dataset)
     progress = {"phase": "training", "epoch": 4, "epochs": 20, "phase_started": timezone.now().isoformat()}
     ModelVersion.objects.filter(pk=running.pk).update(status="running", heartbeat_at=timezone.now(), progress=progress)
-    _version(name="broken", status="failed", error="The worker process running this training died (signal 9).")
+    saved_version(name="broken", status="failed", error="The worker process running this training died (signal 9).")
     page = admin_client.get(reverse("admin:trainer_modelversion_changelist")).content.decode()
     assert "epoch 4 of 20" in page and "The worker process running this training died" in page
 
@@ -410,6 +311,6 @@ def test_reading_the_photos_shows_no_batch_count_and_the_model_file_is_not_a_lin
     ModelVersion.objects.filter(pk=version.pk).update(status="running", heartbeat_at=now, progress=progress)
     page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[version.pk])).content.decode()
     assert "Reading and resizing the photos</strong></p>" in page and "batch 0 of 1" not in page
-    ready = _version(file="models/v-0123456789ab.keras")
+    ready = saved_version(file="models/v-0123456789ab.keras")
     page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[ready.pk])).content.decode()
     assert "models/v-0123456789ab.keras" in page and 'href="/media/models/' not in page

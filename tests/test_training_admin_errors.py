@@ -29,7 +29,7 @@ def test_without_its_weights_the_form_does_not_offer_mobilenet_v2(
     admin_client, train_url, settings, tmp_path, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr("trainer.actions._enqueue_training", queued.append)
+    monkeypatch.setattr("trainer.actions.trainings._enqueue_training", queued.append)
     settings.CATDOG_MOBILENET_WEIGHTS = str(tmp_path / "gone.weights.h5")
     page = admin_client.get(train_url).content.decode()
     assert '<option value="simple_cnn" selected>' in page and '<option value="mobilenet_v2" selected>' not in page

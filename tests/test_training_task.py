@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _not_sent(monkeypatch):
     """Each test runs the task itself, when it chooses (eager mode would run it on request)."""
-    monkeypatch.setattr("trainer.actions._enqueue_training", lambda version_id: None)
+    monkeypatch.setattr("trainer.actions.trainings._enqueue_training", lambda version_id: None)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Tiny trainings for the tests/test_training_*.py files: a few small photos, one or two epochs."""
 
 from trainer.actions import do_request_training
+from trainer.models import ModelVersion
 
 # Settings as trainer.forms.TrainingForm.params() resolves them; small enough to train in seconds.
 TINY = {
@@ -21,3 +22,9 @@ def request_tiny_training(dataset, **overrides):
     params = {**TINY, **overrides.pop("params", {})}
     version, _ = do_request_training(dataset, name=overrides.pop("name", "tiny"), params=params, **overrides)
     return version
+
+
+def saved_version(**fields) -> ModelVersion:
+    """A model version row as the admin lists it (ready, two classes unless told), with no file."""
+    defaults = {"name": "v", "architecture": "mobilenet_v2", "status": "ready", "class_names": ["cat", "dog"]}
+    return ModelVersion.objects.create(**{**defaults, **fields})

@@ -4,6 +4,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django_cleanup import cleanup
 
+from . import ml
+
 
 def _dataset_archive_upload_to(dataset: "Dataset", filename: str) -> str:
     return f"datasets/{dataset.pk}/archive.zip"
@@ -100,7 +102,7 @@ def _delete_unused_image_files(sender, instance: DatasetImage, using, **kwargs):
     unless a row still uses them.
 
     Image files are named by their content, not by their row: checking a dataset again replaces its rows
-    by new ones that take over the files of the same content (trainer/actions.py `_replace_images`).
+    by new ones that take over the files of the same content (trainer/actions/datasets.py `_replace_images`).
     Only a row of the same dataset with the same content can name the same file, and the unique
     constraint on (dataset, sha256) makes that question one index lookup.
     """
@@ -130,8 +132,8 @@ class ModelVersion(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     class Architecture(models.TextChoices):
-        MOBILENET_V2 = "mobilenet_v2", "MobileNetV2 (transfer learning)"
-        SIMPLE_CNN = "simple_cnn", "Simple CNN (from scratch)"
+        MOBILENET_V2 = ml.MOBILENET_V2, "MobileNetV2 (transfer learning)"
+        SIMPLE_CNN = ml.SIMPLE_CNN, "Simple CNN (from scratch)"
 
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -1,18 +1,15 @@
 """The trainer app's background work: checking datasets, training model versions, and the sweep.
 
-Trainings go to the "training" queue and dataset checks to the "datasets" queue, both served by the
-training worker and never by the prediction worker, so that a long training never holds up a
-prediction. CELERY_TASK_ROUTES sends the sweep to "maintenance", where no backlog of work can hold it
-up, and the rest of trainer.tasks to "training"; the queue given when sending (`enqueue_ingest_dataset`)
-wins over a route. It is given there and not as the task's `queue=` attribute, which Celery 5.7
-deprecates and 6.0 will ignore.
+Each task is thin: it claims its row through an action (trainer/actions/), runs the work, and ends
+through an action; it writes nothing to the database itself. The actions send these tasks by name after
+commit, and CELERY_TASK_ROUTES (catdog_site/settings/base.py) alone chooses their queues: dataset checks
+(`ingest_*`) go to "datasets", the sweep (`sweep_*`) to "maintenance", where no backlog of work can hold
+it up, and every other task here, the trainings, to "training". The training worker serves "training"
+and "datasets", the prediction worker neither, so that a long training never holds up a prediction.
 """
 
-import dataclasses
 import logging
 import tempfile
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 from billiard.exceptions import WorkerLostError
@@ -20,17 +17,16 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
-from django.db import connection
-from django.db.models import F
-from django.utils import timezone
 
 from .actions import (
-    do_beat_training,
+    do_claim_ingestion,
     do_claim_training,
+    do_drop_ingestion,
     do_end_training,
     do_fail_ingestion,
     do_fail_stale_trainings,
     do_fail_stuck_datasets,
+    do_fail_trainings_of_worker,
     do_finish_ingestion,
     do_finish_training,
 )
@@ -42,15 +38,14 @@ from .datasets import (
     folder_images_sha256,
     materialize,
 )
-from .files import delete_files
+from .heartbeat import Heartbeat
+from .ml import TUNABLE_SETTINGS
 from .ml.data import DatasetError
 from .ml.weights import WeightsUnavailable, check_weights
-from .models import Dataset, ModelVersion
+from .models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
-DATASETS_QUEUE = "datasets"
-TRAINING_QUEUE = "training"
 # A dataset whose check killed the worker this many times (out of memory, say) is failed, not retried forever.
 MAX_INGEST_ATTEMPTS = 3
 
@@ -66,14 +61,10 @@ MAX_INGEST_ATTEMPTS = 3
     time_limit=INGEST_TIME_LIMIT_SECONDS,
 )
 def ingest_dataset(dataset_id: int) -> None:
-    claimed_at = timezone.now()
-    claimed = Dataset.objects.filter(
-        pk=dataset_id, status__in=[Dataset.Status.PENDING, Dataset.Status.PROCESSING]
-    ).update(status=Dataset.Status.PROCESSING, started_at=claimed_at, attempts=F("attempts") + 1)
-    dataset = Dataset.objects.filter(pk=dataset_id).first()
-    if not claimed or dataset is None:
+    claim = do_claim_ingestion(dataset_id)
+    if claim is None:
         return  # deleted, or finished by an earlier delivery
-
+    dataset, claimed_at = claim
     collection = Collection(dataset)
     if dataset.attempts > MAX_INGEST_ATTEMPTS:
         error = f"The worker stopped {MAX_INGEST_ATTEMPTS} times while checking this dataset; see the worker's log."
@@ -97,13 +88,7 @@ def ingest_dataset(dataset_id: int) -> None:
     )
     if not done:
         logger.info("Dataset %s was deleted or taken over meanwhile; this check's result is dropped", dataset_id)
-        if not Dataset.objects.filter(pk=dataset_id).exists():
-            delete_files(collection.stored)  # nobody else can be using them
-
-
-def enqueue_ingest_dataset(dataset_id: int) -> None:
-    """Send a dataset to the workers of the "datasets" queue; call it after the dataset's row is committed."""
-    ingest_dataset.apply_async((dataset_id,), queue=DATASETS_QUEUE)
+        do_drop_ingestion(dataset_id, collection)
 
 
 # --- Training -------------------------------------------------------------------------------------------
@@ -126,7 +111,7 @@ def train_model_version(self, version_id: int) -> None:
         logger.info("Training of version %s: not queued any more (cancelled, deleted or taken); skipped", version_id)
         return
     started_at = version.started_at
-    heartbeat = _Heartbeat(version_id, started_at)
+    heartbeat = Heartbeat(version_id, started_at)
     status, error = ModelVersion.Status.FAILED, ""
     try:
         with tempfile.TemporaryDirectory(prefix="catdog-train-") as tmp:
@@ -159,7 +144,7 @@ class _Cancelled(Exception):
     pass
 
 
-def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
+def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
     """Copy the dataset(s) out of storage, train with the version's settings; the result and the hash of
     the photos it was measured on."""
     from .ml.train import EpochProgress, TrainingCancelled, TrainingConfig, run_training  # TensorFlow: worker only
@@ -176,14 +161,12 @@ def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
         test_dir = folder / "test"
         materialize(version.test_dataset, test_dir)
     # The version's settings by TrainingConfig's names; one left unset (None) takes its default there.
-    settings_by_name = {name: value for name, value in version.params.items() if value is not None}
-    tunable = {field.name for field in dataclasses.fields(TrainingConfig)}
-    tunable -= {"train_dir", "test_dir", "output_path", "architecture", "weights"}  # the version's and the worker's
+    chosen = {name: version.params[name] for name in TUNABLE_SETTINGS if version.params.get(name) is not None}
     config = TrainingConfig(
         train_dir=folder / "train",
         test_dir=test_dir,
         output_path=folder / "model.keras",
-        **{name: value for name, value in settings_by_name.items() if name in tunable},
+        **chosen,
         architecture=version.architecture,
         weights=weights,
     )
@@ -203,64 +186,6 @@ def _train(version: ModelVersion, folder: Path, heartbeat: "_Heartbeat"):
     # The folders were this run's temporary copies; the version names its datasets itself.
     result.params = {key: value for key, value in result.params.items() if key not in ("train_dir", "test_dir")}
     return result, folder_images_sha256(result.test_paths)
-
-
-class _Heartbeat:
-    """Writes the training's progress and heartbeat from a thread of its own every few seconds, and
-    raises `cancelled` when an administrator asked to stop (or the training was taken from this run)."""
-
-    def __init__(self, version_id: int, started_at):
-        self.version_id = version_id
-        self.started_at = started_at
-        self.progress: dict = {"phase": "starting", "history": {}}
-        self.cancelled = threading.Event()
-        self._stop = threading.Event()
-
-    def set(self, **fields) -> None:
-        if "phase" in fields and fields["phase"] != self.progress.get("phase"):
-            fields["phase_started"] = timezone.now().isoformat()
-        # A new dict each time: the thread reads `progress` while the training replaces it.
-        self.progress = {**self.progress, **fields}
-
-    def epoch_ended(self, progress) -> None:
-        history = {key: list(values) for key, values in self.progress.get("history", {}).items()}
-        for key in ("loss", "accuracy", "test_loss", "test_accuracy"):
-            value = getattr(progress, key)
-            if value is not None:
-                history.setdefault(key, []).append(value)
-        self.set(phase="training", **dataclasses.asdict(progress), history=history)
-
-    @contextmanager
-    def running(self):
-        thread = threading.Thread(target=self._run, name=f"training-{self.version_id}-heartbeat", daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            thread.join()
-            self._beat()  # the last progress, so that the page shows where it ended
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(settings.CATDOG_TRAINING_HEARTBEAT_SECONDS):
-                self._beat()
-        finally:
-            connection.close()  # this thread's own connection
-
-    def _beat(self) -> None:
-        try:
-            answer = do_beat_training(self.version_id, self.started_at, self.progress)
-        except Exception:
-            logger.exception("Training of version %s: could not write the heartbeat", self.version_id)
-            return
-        if answer is None or answer:
-            self.cancelled.set()
-
-
-def enqueue_train_model_version(version_id: int) -> None:
-    """Send a training to the workers of the "training" queue; call it after the version is committed."""
-    train_model_version.apply_async((version_id,), queue=TRAINING_QUEUE)
 
 
 @shared_task
@@ -291,7 +216,4 @@ def _fail_trainings_of_a_restarted_worker(sender=None, **kwargs):
     name were interrupted when it stopped (a crash, or a kill of the whole worker)."""
     hostname = getattr(sender, "hostname", None)
     if hostname:
-        ModelVersion.objects.filter(status=ModelVersion.Status.RUNNING, worker=hostname).update(
-            status=ModelVersion.Status.FAILED,
-            error="The worker running this training stopped before it finished; see the worker's log.",
-        )
+        do_fail_trainings_of_worker(hostname)

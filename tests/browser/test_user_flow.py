@@ -32,7 +32,17 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     chromium, page, expect, screenshot, live_url, prediction_worker, real_workers
 ):
     call_command("ensure_shipped_model", verbosity=0)
+    _sign_up_log_out_and_in(page, expect, screenshot, live_url)
+    _a_text_file_is_refused(page, expect, screenshot)
+    cat, dog = shared_photo("cat", 4002), shared_photo("dog", 4002)
+    cat_id, dog_id = _two_photos_answered_in_place(page, expect, screenshot, live_url, prediction_worker, cat, dog)
+    _filter_by_label(page, expect, screenshot, live_url)
+    _the_dog_shown_then_deleted(page, expect, screenshot, live_url, dog, dog_id)
+    _one_photo_answered_on_its_own_page(page, expect, screenshot, live_url, prediction_worker)
+    _phone_pages(chromium, page, screenshot, live_url, cat_id)
 
+
+def _sign_up_log_out_and_in(page, expect, screenshot, live_url):
     # Sign up: straight to the upload page, signed in.
     page.goto(f"{live_url}/accounts/signup/")
     assert_images_loaded(page)
@@ -60,6 +70,8 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     page.wait_for_url(f"{live_url}/")
     expect(page.locator(".username-text")).to_have_text("robin")
 
+
+def _a_text_file_is_refused(page, expect, screenshot):
     # A text file named .jpg passes the page's checks (by name and type) but the server refuses it.
     page.set_input_files(
         "[data-upload-form] input[type=file]", {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hello"}
@@ -69,9 +81,10 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     screenshot(page, "upload-refused")
     assert not Prediction.objects.exists()
 
+
+def _two_photos_answered_in_place(page, expect, screenshot, live_url, prediction_worker, cat, dog):
     # Upload a cat and a dog while the worker takes nothing, so the history page surely opens with both pending.
     _consume(prediction_worker, on=False)
-    cat, dog = shared_photo("cat", 4002), shared_photo("dog", 4002)
     page.set_input_files("[data-upload-form] input[type=file]", [cat, dog])
     expect(page.locator("[data-file-list] .file-item")).to_have_count(2)
     expect(page.locator("[data-upload-submit]")).to_contain_text("Classify 2 photos")
@@ -103,6 +116,10 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     dog_id = int(rows[dog.name].get_attribute("data-prediction-id"))
     cat_id = int(rows[cat.name].get_attribute("data-prediction-id"))
 
+    return cat_id, dog_id
+
+
+def _filter_by_label(page, expect, screenshot, live_url):
     # Filter by label, then back to all.
     page.click('.filters [data-label="dog"]')
     page.wait_for_url(f"{live_url}/predictions/?label=dog")
@@ -114,6 +131,8 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     page.wait_for_url(f"{live_url}/predictions/")
     expect(page.locator("[data-prediction]")).to_have_count(2)
 
+
+def _the_dog_shown_then_deleted(page, expect, screenshot, live_url, dog, dog_id):
     # The dog's page: its answer and both probabilities.
     page.click(f'[data-prediction-id="{dog_id}"] [data-field="label"]')
     page.wait_for_url(f"{live_url}/predictions/{dog_id}/")
@@ -149,6 +168,8 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     assert page.goto(f"{live_url}/predictions/{dog_id}/").status == 404
     screenshot(page, "deleted-is-404")
 
+
+def _one_photo_answered_on_its_own_page(page, expect, screenshot, live_url, prediction_worker):
     # One photo goes to its own page, which turns from pending to the answer in place as well.
     _consume(prediction_worker, on=False)
     page.goto(f"{live_url}/")
@@ -165,8 +186,6 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     expect(page.locator('.result [data-field="label"]')).to_have_text("dog")
     expect(page.locator("[data-probabilities] .prob-row")).to_have_count(2)
     screenshot(page, "detail-answered")
-
-    _phone_pages(chromium, page, screenshot, live_url, cat_id)
 
 
 def _phone_pages(chromium, page, screenshot, live_url, prediction_id):

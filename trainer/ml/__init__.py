@@ -20,6 +20,8 @@ AUGMENTATIONS = ("none", "flip", "full")
 # 128x128), and it learns slowly: 64% on cats and dogs after 15 epochs, where MobileNetV2 reaches 98.9%.
 MOBILENET_V2 = "mobilenet_v2"
 SIMPLE_CNN = "simple_cnn"
+# The one list of architectures: ModelVersion.Architecture gives them their labels, model.make_model builds them.
+ARCHITECTURES = (MOBILENET_V2, SIMPLE_CNN)
 ARCHITECTURE_DEFAULTS = {
     MOBILENET_V2: {"image_size": 224, "epochs": 20, "learning_rate": 1e-3, "dropout": 0.5, "augmentation": "none"},
     SIMPLE_CNN: {"image_size": 96, "epochs": 30, "learning_rate": 1e-3, "dropout": 0.3, "augmentation": "full"},
@@ -27,3 +29,16 @@ ARCHITECTURE_DEFAULTS = {
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TEST_SPLIT = 0.2
 DEFAULT_SEED = 1337
+# The settings of train.TrainingConfig a person chooses (the admin's training form, the train_model command);
+# its others are the run's own: the folders, the output, the architecture and the worker's weights.
+TUNABLE_SETTINGS = (
+    "epochs",
+    "image_size",
+    "batch_size",
+    "learning_rate",
+    "test_split",
+    "seed",
+    "dropout",
+    "augmentation",
+    "augment_copies",
+)

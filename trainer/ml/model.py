@@ -10,10 +10,9 @@ the parts separately; the saved model is the whole.
 import keras
 from keras import layers
 
-from . import AUGMENTATIONS, MOBILENET_V2, SIMPLE_CNN
+from . import ARCHITECTURES, AUGMENTATIONS, MOBILENET_V2, SIMPLE_CNN
 from .weights import IMAGENET, WeightsUnavailable, check_weights, is_saved_model
 
-ARCHITECTURES = (MOBILENET_V2, SIMPLE_CNN)
 BACKBONE = "mobilenet_v2_imagenet"  # its name inside the encoder, which saved models keep
 
 
@@ -40,16 +39,17 @@ def make_augmentation(level: str, seed: int, noise_stddev: float) -> keras.Seque
     return keras.Sequential(augmentation, name="augmentation")
 
 
-def make_simple_cnn_parts(
-    num_classes: int, dropout: float, conv_filters=(32, 64, 128, 256), dense_units=(128,)
-) -> tuple[keras.Sequential, keras.Sequential]:
-    """The original design: Conv2D + MaxPooling blocks, global pooling, ReLU dense layers, softmax."""
+def make_simple_cnn_parts(num_classes: int, dropout: float) -> tuple[keras.Sequential, keras.Sequential]:
+    """The original design: four Conv2D + MaxPooling blocks, global pooling, a ReLU dense layer, softmax."""
     encoder = []
-    for filters in conv_filters:
+    for filters in (32, 64, 128, 256):
         encoder += [layers.Conv2D(filters, 3, padding="same", activation="relu"), layers.MaxPooling2D()]
     encoder.append(layers.GlobalAveragePooling2D())
-    head = [layers.Dense(units, activation="relu") for units in dense_units]
-    head += [layers.Dropout(dropout), layers.Dense(num_classes, activation="softmax", name="predictions")]
+    head = [
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(dropout),
+        layers.Dense(num_classes, activation="softmax", name="predictions"),
+    ]
     return keras.Sequential(encoder, name="encoder"), keras.Sequential(head, name="head")
 
 

@@ -15,10 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_TEST_SPLIT
+from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_TEST_SPLIT, MOBILENET_V2
 from .data import Datasets, SkippedFile, class_weights, image_batches, load_images, make_datasets
 from .evaluate import evaluate
-from .model import MOBILENET_V2, make_model, summary_text
+from .model import make_model, summary_text
 from .weights import IMAGENET, check_weights
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,21 @@ def run_training(
     output_path = Path(config.output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(output_path)
+    return TrainingResult(
+        model_path=output_path,
+        architecture=config.architecture,
+        class_names=datasets.class_names,
+        image_size=size,
+        params=_recorded_params(config),
+        metrics=metrics,
+        summary=summary_text(model),
+        skipped_files=datasets.skipped,
+        test_paths=datasets.test_paths,
+    )
+
+
+def _recorded_params(config: TrainingConfig) -> dict:
+    """Every setting the training ran with, as JSON, leaving out what it did not use."""
     params = {
         field.name: str(value) if isinstance(value, Path) else value
         for field, value in ((f, getattr(config, f.name)) for f in dataclasses.fields(config))
@@ -159,17 +174,7 @@ def run_training(
         params["test_split"] = None  # not used: the test photos came from test_dir
     if config.architecture != MOBILENET_V2:
         del params["weights"], params["augment_copies"]  # only the feature-caching path uses them
-    return TrainingResult(
-        model_path=output_path,
-        architecture=config.architecture,
-        class_names=datasets.class_names,
-        image_size=size,
-        params=params,
-        metrics=metrics,
-        summary=summary_text(model),
-        skipped_files=datasets.skipped,
-        test_paths=datasets.test_paths,
-    )
+    return params
 
 
 def train(

@@ -10,22 +10,9 @@ from django.utils import timezone
 from trainer.actions import do_register_model_version
 from trainer.datasets import folder_images_sha256
 from trainer.files import file_sha256
-from trainer.ml import AUGMENTATIONS
+from trainer.ml import AUGMENTATIONS, MOBILENET_V2, TUNABLE_SETTINGS
+from trainer.ml.weights import IMAGENET
 from trainer.models import ModelVersion
-
-MOBILENET_V2 = ModelVersion.Architecture.MOBILENET_V2.value
-# Options named as TrainingConfig's fields; unset ones stay out, so that its defaults apply.
-TUNABLE = (
-    "epochs",
-    "image_size",
-    "batch_size",
-    "learning_rate",
-    "test_split",
-    "seed",
-    "dropout",
-    "augmentation",
-    "augment_copies",
-)
 
 
 class Command(BaseCommand):
@@ -63,20 +50,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-register", action="store_true", help="Only write --output; record no version.")
 
     def handle(self, *args, **options):
+        _check_options(options)
         output = options["output"]
-        if options["no_register"] and (output is None or options["activate"]):
-            raise CommandError("--no-register needs --output, and cannot --activate what it does not register.")
-        if output is not None and output.suffix != ".keras":
-            raise CommandError(f"--output must end in .keras, not {output.name!r}.")
-        for option in ("epochs", "image_size", "batch_size"):
-            if options[option] is not None and options[option] < 1:
-                raise CommandError(f"--{option.replace('_', '-')} must be a positive number.")
-        if options["image_size"] is not None and options["image_size"] < 32:
-            raise CommandError("--image-size must be at least 32 pixels.")
-        if options["augment_copies"] is not None and options["augment_copies"] < 0:
-            raise CommandError("--augment-copies must not be negative.")
-        if options["test_split"] is not None and not 0 < options["test_split"] < 1:
-            raise CommandError("--test-split must be between 0 and 1.")
         name = options["name"] or f"{options['arch']}-{timezone.now():%Y%m%d-%H%M%S}"
 
         # TensorFlow loads here, never when Django merely lists the commands.
@@ -87,7 +62,7 @@ class Command(BaseCommand):
         # Hashed before training: the weights may come from the very file --output replaces.
         weights = self._weights_source() if options["arch"] == MOBILENET_V2 else None
 
-        given = {option: options[option] for option in TUNABLE if options[option] is not None}
+        given = {option: options[option] for option in TUNABLE_SETTINGS if options[option] is not None}
         with tempfile.TemporaryDirectory() as scratch:
             config = TrainingConfig(
                 train_dir=options["folder"],
@@ -102,21 +77,8 @@ class Command(BaseCommand):
             except (DatasetError, WeightsUnavailable) as error:
                 raise CommandError(str(error)) from error
 
-            for skipped in result.skipped_files:
-                self.stderr.write(self.style.WARNING(f"Skipped {skipped.path}: {skipped.reason}"))
-            metrics = result.metrics
+            self._print_result(result)
             test_sha256 = folder_images_sha256(result.test_paths)
-            self.stdout.write(
-                f"Test accuracy {metrics['accuracy']:.4f} on {metrics['num_test']} photos "
-                f"({metrics['num_train']} for training, {metrics['training_seconds']:.0f} s)."
-            )
-            for class_name, scores in metrics["per_class"].items():
-                self.stdout.write(
-                    f"  {class_name}: precision {scores['precision']:.4f}, recall {scores['recall']:.4f}, "
-                    f"F1 {scores['f1']:.4f} ({scores['support']} photos)"
-                )
-            self.stdout.write(f"  confusion matrix (rows: true, columns: predicted): {metrics['confusion_matrix']}")
-
             if output is not None:
                 sidecar = output.with_suffix(".json")
                 sidecar.write_text(
@@ -131,13 +93,29 @@ class Command(BaseCommand):
                     class_names=result.class_names,
                     image_size=result.image_size,
                     params=result.params,
-                    metrics=metrics,
+                    metrics=result.metrics,
                     summary=result.summary,
                     test_sha256=test_sha256,
                     activate=options["activate"],
                 )
                 state = "active" if version.is_active else "not active"
                 self.stdout.write(self.style.SUCCESS(f"Registered model version {version} ({state})."))
+
+    def _print_result(self, result) -> None:
+        """The photos skipped, then how well the model scored on the test photos."""
+        for skipped in result.skipped_files:
+            self.stderr.write(self.style.WARNING(f"Skipped {skipped.path}: {skipped.reason}"))
+        metrics = result.metrics
+        self.stdout.write(
+            f"Test accuracy {metrics['accuracy']:.4f} on {metrics['num_test']} photos "
+            f"({metrics['num_train']} for training, {metrics['training_seconds']:.0f} s)."
+        )
+        for class_name, scores in metrics["per_class"].items():
+            self.stdout.write(
+                f"  {class_name}: precision {scores['precision']:.4f}, recall {scores['recall']:.4f}, "
+                f"F1 {scores['f1']:.4f} ({scores['support']} photos)"
+            )
+        self.stdout.write(f"  confusion matrix (rows: true, columns: predicted): {metrics['confusion_matrix']}")
 
     def _print_epoch(self, progress):
         if not hasattr(progress, "epoch"):
@@ -149,7 +127,7 @@ class Command(BaseCommand):
 
     def _weights_source(self) -> dict:
         source = settings.CATDOG_MOBILENET_WEIGHTS
-        is_file = source != "imagenet" and Path(source).is_file()
+        is_file = source != IMAGENET and Path(source).is_file()
         return {"setting": source, "sha256": file_sha256(Path(source)) if is_file else None}
 
     def _sidecar(self, name: str, result, test_sha256: str, weights: dict | None, options) -> dict:
@@ -192,3 +170,21 @@ class Command(BaseCommand):
         if result.architecture == MOBILENET_V2:
             command = f"CATDOG_MOBILENET_WEIGHTS={shlex.quote(settings.CATDOG_MOBILENET_WEIGHTS)} {command}"
         return command
+
+
+def _check_options(options) -> None:
+    """Refuse what cannot work before TensorFlow loads, naming the option to change."""
+    output = options["output"]
+    if options["no_register"] and (output is None or options["activate"]):
+        raise CommandError("--no-register needs --output, and cannot --activate what it does not register.")
+    if output is not None and output.suffix != ".keras":
+        raise CommandError(f"--output must end in .keras, not {output.name!r}.")
+    for option in ("epochs", "image_size", "batch_size"):
+        if options[option] is not None and options[option] < 1:
+            raise CommandError(f"--{option.replace('_', '-')} must be a positive number.")
+    if options["image_size"] is not None and options["image_size"] < 32:
+        raise CommandError("--image-size must be at least 32 pixels.")
+    if options["augment_copies"] is not None and options["augment_copies"] < 0:
+        raise CommandError("--augment-copies must not be negative.")
+    if options["test_split"] is not None and not 0 < options["test_split"] < 1:
+        raise CommandError("--test-split must be between 0 and 1.")

@@ -1,0 +1,51 @@
+"""Every change of the trainer's state: `do_*` performs one, `check_*` says whether one may be done.
+
+The admin, the commands and the tasks (trainer/tasks.py, trainer/heartbeat.py) call these. An action
+never imports a task: it sends one by name (enqueue.py). One module per subject: model versions,
+trainings, datasets.
+"""
+
+from .datasets import (
+    do_claim_ingestion,
+    do_create_dataset,
+    do_drop_ingestion,
+    do_fail_ingestion,
+    do_fail_stuck_datasets,
+    do_finish_ingestion,
+    do_recheck_dataset,
+)
+from .trainings import (
+    TrainingRefused,
+    do_beat_training,
+    do_cancel_training,
+    do_claim_training,
+    do_end_training,
+    do_fail_stale_trainings,
+    do_fail_trainings_of_worker,
+    do_finish_training,
+    do_request_training,
+)
+from .versions import ActivationCheck, check_activation, do_activate_model_version, do_register_model_version
+
+__all__ = [
+    "ActivationCheck",
+    "TrainingRefused",
+    "check_activation",
+    "do_activate_model_version",
+    "do_beat_training",
+    "do_cancel_training",
+    "do_claim_ingestion",
+    "do_claim_training",
+    "do_create_dataset",
+    "do_drop_ingestion",
+    "do_end_training",
+    "do_fail_ingestion",
+    "do_fail_stale_trainings",
+    "do_fail_stuck_datasets",
+    "do_fail_trainings_of_worker",
+    "do_finish_ingestion",
+    "do_finish_training",
+    "do_recheck_dataset",
+    "do_register_model_version",
+    "do_request_training",
+]

@@ -1,0 +1,94 @@
+"""Model versions: registering a trained model, and choosing the one that answers."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from ..files import file_sha256
+from ..models import Dataset, ModelVersion
+
+
+@transaction.atomic
+def do_register_model_version(
+    *,
+    name: str,
+    model_path: Path,
+    architecture: str,
+    class_names: list[str],
+    image_size: int,
+    params: dict,
+    metrics: dict,
+    summary: str,
+    dataset: Dataset | None = None,
+    test_sha256: str = "",
+    activate: bool = False,
+) -> ModelVersion:
+    """Store a trained `.keras` file through the storage API and record it as a ready version."""
+    version = ModelVersion(
+        name=name,
+        status=ModelVersion.Status.READY,
+        architecture=architecture,
+        class_names=list(class_names),
+        image_size=image_size,
+        params=params,
+        metrics=metrics,
+        test_accuracy=metrics.get("accuracy"),
+        summary=summary,
+        dataset=dataset,
+        dataset_sha256=dataset.content_sha256 if dataset else "",
+        test_sha256=test_sha256,
+        trained_at=timezone.now(),
+    )
+    version.file_sha256 = store_model_file(version, model_path)
+    version.save()
+    if activate:
+        do_activate_model_version(version)
+    return version
+
+
+def store_model_file(version: ModelVersion, model_path: Path) -> str:
+    """Save a `.keras` file as the version's file (models/<name>-<SHA-256 prefix>.keras, through the
+    storage API, so S3 too) without saving the row; returns the file's SHA-256."""
+    sha256 = file_sha256(model_path)
+    with open(model_path, "rb") as f:
+        version.file.save(f"{slugify(version.name) or 'model'}-{sha256[:12]}.keras", File(f), save=False)
+    return sha256
+
+
+@transaction.atomic
+def do_activate_model_version(version: ModelVersion) -> None:
+    """Make `version` the one every worker answers with; the database keeps it the only active one.
+
+    Workers read the active version for every prediction (classifier/tasks.py), so the next photo is
+    answered by it, with no restart. Rolling back is activating the earlier version.
+    """
+    if version.status != ModelVersion.Status.READY:
+        raise ValueError(f"{version} is {version.get_status_display().lower()}, not ready: it cannot answer.")
+    ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
+    version.is_active = True
+    version.save(update_fields=["is_active"])
+
+
+@dataclass
+class ActivationCheck:
+    active: ModelVersion | None
+    # Set when `active` scored better on the very same test photos: activating needs a confirmation.
+    lower_score: bool
+
+
+def check_activation(version: ModelVersion) -> ActivationCheck:
+    """Whether activating `version` would replace a version that did better on the same test photos."""
+    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+    lower = (
+        active is not None
+        and bool(version.test_sha256)
+        and version.test_sha256 == active.test_sha256
+        and version.test_accuracy is not None
+        and active.test_accuracy is not None
+        and version.test_accuracy < active.test_accuracy
+    )
+    return ActivationCheck(active=active, lower_score=lower)
