@@ -17,7 +17,8 @@ from .validation import CheckedImage
 logger = logging.getLogger(__name__)
 
 # Tasks call actions (classifier.tasks imports this module), never the reverse: the prediction task is
-# found by its name in Celery's registry, which classifier.apps fills in every process.
+# found by its name in Celery's registry, which classifier.apps fills in every process (trainer's actions
+# send theirs the same way, trainer/actions/enqueue.py).
 PREDICT_IMAGE = "classifier.tasks.predict_image"
 
 
