@@ -3,11 +3,10 @@ import signal
 import time
 
 import requests
+from celery import current_app
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-
-from catdog_site.celery import app
 
 WORKERS = ("predictions", "training", "datasets", "maintenance")
 
@@ -22,7 +21,7 @@ def web_answers(url: str) -> bool:
 def workers_replying() -> set[str]:
     """The kinds of worker (the part of a node name before the @) that answer a ping."""
     try:
-        replies = app.control.inspect(timeout=1.0).ping() or {}
+        replies = current_app.control.inspect(timeout=1.0).ping() or {}
     except OSError:  # the broker is not up yet
         return set()
     return {node.split("@", 1)[0] for node in replies}
