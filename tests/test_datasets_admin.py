@@ -234,7 +234,7 @@ def test_the_page_shows_counts_samples_skipped_files_duplicates_and_imbalance(ad
     assert r.status_code == 200
     html = r.content.decode()
     assert 'data-status="ready"' in html
-    assert "dataset-refresh.js" not in html
+    assert "hx-get" not in html
     assert "<td>cat</td>\n          <td>4</td>\n          <td>66.7%</td>" in html
     for image in ready_dataset.images.exclude(thumbnail=""):
         assert f'src="{_thumbnail_url(image)}"' in html
@@ -249,7 +249,8 @@ def test_the_page_shows_counts_samples_skipped_files_duplicates_and_imbalance(ad
 def test_the_page_refreshes_itself_while_the_check_runs(admin_client, ready_dataset):
     Dataset.objects.filter(pk=ready_dataset.pk).update(status=Dataset.Status.PROCESSING)
     html = admin_client.get(_change_url(ready_dataset)).content.decode()
-    assert 'src="/static/js/admin/dataset-refresh.js"' in html
+    updates = reverse("admin:trainer_dataset_updates", args=[ready_dataset.pk])
+    assert f'hx-get="{updates}" hx-trigger="every 2s"' in html
     assert "a worker is checking this dataset" in html
     assert "Check again" not in html
 

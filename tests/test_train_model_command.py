@@ -44,7 +44,7 @@ def test_it_trains_and_registers_a_model_version(folder):
     assert version.image_size == 32
     assert {"accuracy", "per_class", "confusion_matrix", "history"} <= set(version.metrics)
     assert version.test_accuracy == version.metrics["accuracy"] and 0 <= version.test_accuracy <= 1
-    assert version.params["seed"] == 3 and version.params["epochs"] == 1 and version.params["augmentation"] == "full"
+    assert version.params["seed"] == 3 and version.params["epochs"] == 1 and version.params["augmentation"] == "strong"
     assert "conv2d" in version.summary
     stored = Path(version.file.path)
     assert stored.is_file() and stored.suffix == ".keras" and file_sha256(stored) == version.file_sha256

@@ -93,12 +93,12 @@ def test_submitting_queues_one_training_with_the_defaults_resolved(train, admin_
 def test_the_chosen_settings_are_kept(admin_client, dataset, make_dataset, sent):
     test_dataset = make_dataset("pets-test", archive=zip_bytes(class_folders({"cat": 2, "dog": 2}, start=40)))
     admin_client.post(_train_url(dataset), _form(name="mine", architecture="simple_cnn", image_size=64, epochs=3,
-                                                 batch_size=8, learning_rate=0.01, augmentation="flip",
+                                                 batch_size=8, learning_rate=0.01, augmentation="light",
                                                  test_dataset=test_dataset.pk))  # fmt: skip
     version = ModelVersion.objects.get()
     assert version.name == "mine" and version.test_dataset == test_dataset and version.image_size == 64
     assert version.params == {"architecture": "simple_cnn", "image_size": 64, "epochs": 3, "batch_size": 8,
-                              "learning_rate": 0.01, "augmentation": "flip", "dropout": 0.3, "test_split": None,
+                              "learning_rate": 0.01, "augmentation": "light", "dropout": 0.3, "test_split": None,
                               "seed": 1337}  # fmt: skip
 
 
@@ -228,7 +228,8 @@ def test_a_running_training_shows_its_epoch_scores_elapsed_time_and_time_left(ad
     assert "epoch 3 of 20" in page and "0.4321 / 0.8123" in page and "0.5000 / 0.7500" in page
     assert "1 min 35 s" in page  # elapsed
     assert "2 min 50 s" in page  # 10 s an epoch, 17 epochs to go
-    assert 'data-in-progress="true"' in page and 'src="/static/js/admin/version-refresh.js"' in page
+    updates = reverse("admin:trainer_modelversion_updates", args=[version.pk])
+    assert 'data-in-progress="true"' in page and f'hx-get="{updates}" hx-trigger="every 2s"' in page
     assert 'data-action="cancel"' in page
     assert page.count("<polyline") == 4  # loss and accuracy, training and test photos
 
