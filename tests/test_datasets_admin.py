@@ -255,6 +255,19 @@ def test_the_page_refreshes_itself_while_the_check_runs(admin_client, ready_data
     assert "Check again" not in html
 
 
+def test_the_check_s_poll_answers_with_the_panel_the_page_shows_then_stops(admin_client, ready_dataset):
+    Dataset.objects.filter(pk=ready_dataset.pk).update(status=Dataset.Status.PROCESSING)
+    updates = reverse("admin:trainer_dataset_updates", args=[ready_dataset.pk])
+    html = admin_client.get(_change_url(ready_dataset)).content.decode()
+    r = admin_client.get(updates, headers={"HX-Request": "true"})
+    fragment = r.content.decode().strip()
+    assert r.status_code == 200 and 'id="dataset-check"' in fragment and fragment in html
+    assert html.count('data-field="status">Processing<') == 1 and "field-status" not in html  # said once
+    Dataset.objects.filter(pk=ready_dataset.pk).update(status=Dataset.Status.READY)
+    r = admin_client.get(updates, headers={"HX-Request": "true"})
+    assert r.status_code == 286 and r["HX-Refresh"] == "true"  # the page loads once more, with the report
+
+
 def test_the_page_of_a_failed_dataset_says_why(admin_client, make_dataset):
     dataset = make_dataset(archive=b"not a zip")
     html = admin_client.get(_change_url(dataset)).content.decode()
