@@ -150,11 +150,15 @@ def run_training(
     output_path = Path(config.output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(output_path)
+    # The settings as a person reads them on the version's page: no folders of this machine (where the
+    # photos were is the dataset's business), the weights by their file's name.
     params = {
-        field.name: str(value) if isinstance(value, Path) else value
-        for field, value in ((f, getattr(config, f.name)) for f in dataclasses.fields(config))
-        if field.name != "output_path"
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(config)
+        if field.name not in ("output_path", "train_dir", "test_dir")
     }
+    if params.get("weights") not in (None, IMAGENET):
+        params["weights"] = Path(params["weights"]).name
     if config.test_dir is not None:
         params["test_split"] = None  # not used: the test photos came from test_dir
     if config.architecture != MOBILENET_V2:
