@@ -128,6 +128,14 @@ def test_adding_a_zip_stores_it_checks_it_and_shows_its_page(
     assert media_files(settings) == _stored_names(dataset)  # the archive once, under the dataset's id
 
 
+def test_the_message_after_adding_keeps_the_name_as_it_was_written(admin_client, django_capture_on_commit_callbacks):
+    archive = upload("pets.zip", zip_bytes(class_folders({"cat": 2, "dog": 2})))
+    with django_capture_on_commit_callbacks(execute=True):
+        r = admin_client.post(ADD_URL, {"name": "small catdog 40", "archive": archive}, follow=True)
+    page = r.content.decode()
+    assert "The dataset small catdog 40 is being checked" in page and "Small catdog 40" not in page
+
+
 def test_adding_a_zip_larger_than_what_django_keeps_in_memory(
     admin_client, settings, django_capture_on_commit_callbacks
 ):

@@ -77,14 +77,16 @@ def duration(seconds: float | None) -> str:
 
 
 def progress_summary(version: ModelVersion, now: datetime | None = None) -> str:
-    """The version list's one line about a training: its step and time left, or why it ended."""
+    """The version list's one line about a version: its status, and how far its training is or why it
+    ended."""
+    status = version.get_status_display()
     if version.status == ModelVersion.Status.RUNNING:
         progress = training_progress(version, now)
         step = f"epoch {progress['epoch']} of {progress['epochs']}" if progress["epoch"] else progress["phase"]
-        return f"{step}, {progress['remaining']} left" if progress["remaining"] else step
-    if version.status in (ModelVersion.Status.FAILED, ModelVersion.Status.CANCELLED):
-        return version.error
-    return "—"
+        return f"{status}: {step}, {progress['remaining']} left" if progress["remaining"] else f"{status}: {step}"
+    if version.status in (ModelVersion.Status.FAILED, ModelVersion.Status.CANCELLED) and version.error:
+        return f"{status}: {version.error}"
+    return f"{status}, active" if version.is_active else status
 
 
 @dataclass

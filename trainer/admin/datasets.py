@@ -77,7 +77,7 @@ class DatasetAdmin(admin.ModelAdmin):
         do_create_dataset(obj, archive=form.cleaned_data.get("archive"))
 
     def response_add(self, request, obj, post_url_continue=None):
-        self.message_user(request, f"{obj} is being checked; this page shows the result when it is done.")
+        self.message_user(request, f"The dataset {obj} is being checked; this page shows the result when it is done.")
         return redirect("admin:trainer_dataset_change", obj.pk)
 
     @admin.action(description="Check the selected datasets again", permissions=["add"])
@@ -118,9 +118,9 @@ class DatasetAdmin(admin.ModelAdmin):
             raise PermissionDenied
         dataset = get_object_or_404(Dataset, pk=unquote(object_id))
         if do_recheck_dataset(dataset):
-            self.message_user(request, f"{dataset} is being checked again.", messages.SUCCESS)
+            self.message_user(request, f"The dataset {dataset} is being checked again.", messages.SUCCESS)
         else:
-            self.message_user(request, f"{dataset} is being checked right now.", messages.WARNING)
+            self.message_user(request, f"The dataset {dataset} is being checked right now.", messages.WARNING)
         return redirect("admin:trainer_dataset_change", dataset.pk)
 
     def train_view(self, request, object_id):
@@ -129,10 +129,9 @@ class DatasetAdmin(admin.ModelAdmin):
             raise PermissionDenied
         dataset = get_object_or_404(Dataset, pk=unquote(object_id))
         if dataset.status != Dataset.Status.READY:
-            self.message_user(
-                request, f"{dataset} is {dataset.get_status_display().lower()}: only a ready dataset can train.",
-                messages.ERROR,
-            )  # fmt: skip
+            state = dataset.get_status_display().lower()
+            message = f"The dataset {dataset} is {state}: only a ready dataset can train."
+            self.message_user(request, message, messages.ERROR)
             return redirect("admin:trainer_dataset_change", dataset.pk)
         form = TrainingForm(request.POST or None, dataset=dataset)
         if request.method == "POST" and form.is_valid():

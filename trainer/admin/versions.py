@@ -23,7 +23,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
     are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
 
-    list_display = ["name", "status", "state", "is_active", "architecture", "test_accuracy", "dataset", "created_at"]
+    # As few columns as fit beside the admin's menu and filters: the status says how far a training is.
+    list_display = ["name", "state", "test_accuracy", "dataset", "created_at"]
     list_filter = ["status", "architecture", "is_active"]
     search_fields = ["name"]
     list_select_related = ["dataset"]
@@ -59,7 +60,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_train_permission(self, request, obj=None):
         return request.user.has_perm("trainer.train_modelversion")
 
-    @admin.display(description="progress")
+    @admin.display(description="status", ordering="status")
     def state(self, version):
         return Truncator(progress_summary(version)).chars(80)
 
@@ -100,7 +101,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         version = get_object_or_404(ModelVersion, pk=unquote(object_id))
         if version.status != ModelVersion.Status.READY or version.is_active:
             state = "already active" if version.is_active else f"{version.get_status_display().lower()}, not ready"
-            self.message_user(request, f"{version} is {state}.", messages.WARNING)
+            self.message_user(request, f"The version {version} is {state}.", messages.WARNING)
             return redirect("admin:trainer_modelversion_change", version.pk)
         check = check_activation(version)
         if request.method == "POST" and (request.POST.get("confirm") == "yes" or not check.lower_score):
@@ -130,7 +131,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if do_cancel_training(version):
             self.message_user(request, f"Cancelling the training of {version}; it stops within seconds.")
         else:
-            self.message_user(request, f"{version} had already ended.", messages.WARNING)
+            self.message_user(request, f"The training of {version} had already ended.", messages.WARNING)
         return redirect("admin:trainer_modelversion_change", version.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
