@@ -5,14 +5,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
-from django.utils.http import content_disposition_header, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from accounts.ratelimits import rate_limit
+from trainer.files import serve_file
 from trainer.images import content_type_of
 
 from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
@@ -167,24 +168,5 @@ def delete(request, pk: int):
 
 
 def _serve_file(field, request, *, content_type: str, download_name: str):
-    if not field.name:
-        raise Http404("No such file.")
-    storage = field.storage
     as_attachment = request.GET.get("download") == "1"
-    try:
-        storage.path(field.name)
-    except NotImplementedError:  # remote storage (S3): a short-lived signed URL, made for the owner only
-        # The bucket answers with the same headers as a local file would (S3's response-content-* overrides).
-        headers = {
-            "ResponseContentType": content_type,
-            "ResponseContentDisposition": content_disposition_header(as_attachment, download_name),
-        }
-        return HttpResponseRedirect(storage.url(field.name, parameters=headers))
-    try:
-        f = storage.open(field.name, "rb")
-    except FileNotFoundError:
-        raise Http404("The file is no longer in storage.") from None
-    response = FileResponse(f, as_attachment=as_attachment, filename=download_name, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return serve_file(field, content_type=content_type, download_name=download_name, as_attachment=as_attachment)

@@ -128,6 +128,14 @@ def test_adding_a_zip_stores_it_checks_it_and_shows_its_page(
     assert media_files(settings) == _stored_names(dataset)  # the archive once, under the dataset's id
 
 
+def test_the_message_after_adding_keeps_the_name_as_it_was_written(admin_client, django_capture_on_commit_callbacks):
+    archive = upload("pets.zip", zip_bytes(class_folders({"cat": 2, "dog": 2})))
+    with django_capture_on_commit_callbacks(execute=True):
+        r = admin_client.post(ADD_URL, {"name": "small catdog 40", "archive": archive}, follow=True)
+    page = r.content.decode()
+    assert "The dataset small catdog 40 is being checked" in page and "Small catdog 40" not in page
+
+
 def test_adding_a_zip_larger_than_what_django_keeps_in_memory(
     admin_client, settings, django_capture_on_commit_callbacks
 ):
@@ -234,7 +242,7 @@ def test_the_page_shows_counts_samples_skipped_files_duplicates_and_imbalance(ad
     assert r.status_code == 200
     html = r.content.decode()
     assert 'data-status="ready"' in html
-    assert "dataset-refresh.js" not in html
+    assert "hx-get" not in html
     assert "<td>cat</td>\n          <td>4</td>\n          <td>66.7%</td>" in html
     for image in ready_dataset.images.exclude(thumbnail=""):
         assert f'src="{_thumbnail_url(image)}"' in html
@@ -249,9 +257,23 @@ def test_the_page_shows_counts_samples_skipped_files_duplicates_and_imbalance(ad
 def test_the_page_refreshes_itself_while_the_check_runs(admin_client, ready_dataset):
     Dataset.objects.filter(pk=ready_dataset.pk).update(status=Dataset.Status.PROCESSING)
     html = admin_client.get(_change_url(ready_dataset)).content.decode()
-    assert 'src="/static/js/admin/dataset-refresh.js"' in html
+    updates = reverse("admin:trainer_dataset_updates", args=[ready_dataset.pk])
+    assert f'hx-get="{updates}" hx-trigger="every 2s"' in html
     assert "a worker is checking this dataset" in html
     assert "Check again" not in html
+
+
+def test_the_check_s_poll_answers_with_the_panel_the_page_shows_then_stops(admin_client, ready_dataset):
+    Dataset.objects.filter(pk=ready_dataset.pk).update(status=Dataset.Status.PROCESSING)
+    updates = reverse("admin:trainer_dataset_updates", args=[ready_dataset.pk])
+    html = admin_client.get(_change_url(ready_dataset)).content.decode()
+    r = admin_client.get(updates, headers={"HX-Request": "true"})
+    fragment = r.content.decode().strip()
+    assert r.status_code == 200 and 'id="dataset-check"' in fragment and fragment in html
+    assert html.count('data-field="status">Processing<') == 1 and "field-status" not in html  # said once
+    Dataset.objects.filter(pk=ready_dataset.pk).update(status=Dataset.Status.READY)
+    r = admin_client.get(updates, headers={"HX-Request": "true"})
+    assert r.status_code == 286 and r["HX-Refresh"] == "true"  # the page loads once more, with the report
 
 
 def test_the_page_of_a_failed_dataset_says_why(admin_client, make_dataset):

@@ -183,7 +183,7 @@ def test_both_architectures_save_and_load_with_their_rescaling_inside(tmp_path, 
 def test_augmentation_runs_in_training_only():
     from trainer.ml.model import make_model
 
-    model = make_model("simple_cnn", (32, 32, 3), 2, dropout=0.0, augmentation="full")
+    model = make_model("simple_cnn", (32, 32, 3), 2, dropout=0.0, augmentation="strong")
     pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     np.testing.assert_array_equal(model.predict(pixels, verbose=0), model.predict(pixels, verbose=0))
     np.testing.assert_array_equal(model(pixels, training=False), model(pixels, training=False))
@@ -194,7 +194,7 @@ def test_augmented_features_differ_from_the_photos_and_from_each_other():
     from trainer.ml.model import make_model
     from trainer.ml.train import extract_features
 
-    model = make_model("mobilenet_v2", (32, 32, 3), 2, augmentation="flip", weights=mobilenet_weights())
+    model = make_model("mobilenet_v2", (32, 32, 3), 2, augmentation="light", weights=mobilenet_weights())
     pixels = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
     batches = [pixels[:2], pixels[2:4], pixels[4:]]
     plain = extract_features(model, batches, augment=False)
@@ -263,14 +263,15 @@ def test_run_training_mobilenet_v2_saves_one_model_that_scores_as_measured(tmp_p
         image_size=32,
         epochs=3,
         batch_size=4,
-        augmentation="flip",
+        augmentation="light",
         augment_copies=1,
         weights=mobilenet_weights(),
     )
     result = run_training(config)
 
     assert result.architecture == "mobilenet_v2" and result.params["augment_copies"] == 1
-    assert result.params["test_split"] is None and result.params["weights"] == mobilenet_weights()
+    assert result.params["test_split"] is None and result.params["weights"] == Path(mobilenet_weights()).name
+    assert "train_dir" not in result.params and "test_dir" not in result.params  # no paths of this machine
     assert result.metrics["num_train"] == 12 and result.metrics["num_test"] == 6
     assert "mobilenet_v2_imagenet" in result.summary and "Trainable params: 2,562" in result.summary
     # The head learned on cached features; the saved whole, from raw pixels, must score the same.
@@ -288,10 +289,10 @@ def test_unset_settings_take_the_architecture_defaults_and_given_ones_stay(tmp_p
     mobilenet = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", epochs=3, augment_copies=2))
     assert (mobilenet.image_size, mobilenet.epochs, mobilenet.dropout) == (224, 3, 0.5)
     assert mobilenet.augmentation == "none" and mobilenet.augment_copies == 0  # nothing to copy
-    flipped = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", augmentation="flip", augment_copies=2))
+    flipped = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", augmentation="light", augment_copies=2))
     assert flipped.augment_copies == 2
     cnn = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", architecture="simple_cnn", image_size=64))
-    assert (cnn.image_size, cnn.augmentation, cnn.augment_copies) == (64, "full", 0)
+    assert (cnn.image_size, cnn.augmentation, cnn.augment_copies) == (64, "strong", 0)
     with pytest.raises(ValueError, match="Unknown augmentation"):
         with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", augmentation="lots"))
     with pytest.raises(ValueError, match="Unknown architecture"):

@@ -44,7 +44,7 @@ def test_it_trains_and_registers_a_model_version(folder):
     assert version.image_size == 32
     assert {"accuracy", "per_class", "confusion_matrix", "history"} <= set(version.metrics)
     assert version.test_accuracy == version.metrics["accuracy"] and 0 <= version.test_accuracy <= 1
-    assert version.params["seed"] == 3 and version.params["epochs"] == 1 and version.params["augmentation"] == "full"
+    assert version.params["seed"] == 3 and version.params["epochs"] == 1 and version.params["augmentation"] == "strong"
     assert "conv2d" in version.summary
     stored = Path(version.file.path)
     assert stored.is_file() and stored.suffix == ".keras" and file_sha256(stored) == version.file_sha256
@@ -77,7 +77,10 @@ def test_by_default_it_trains_mobilenet_v2_from_the_weights_setting(folder, tmp_
     train(folder, "--image-size", "32", "--epochs", "1", "--output", output)
 
     version = ModelVersion.objects.get()
-    assert version.architecture == "mobilenet_v2" and version.params["weights"] == settings.CATDOG_MOBILENET_WEIGHTS
+    assert (
+        version.architecture == "mobilenet_v2"
+        and version.params["weights"] == Path(settings.CATDOG_MOBILENET_WEIGHTS).name
+    )
     assert version.file_sha256 == file_sha256(output)
     sidecar = json.loads(output.with_suffix(".json").read_text())
     assert sidecar["weights"] == {
@@ -179,6 +182,8 @@ def test_ensure_shipped_model_registers_and_activates_once():
     assert version.test_accuracy == sidecar["metrics"]["accuracy"] and version.metrics == sidecar["metrics"]
     assert version.file_sha256 == sidecar["file_sha256"] and Path(version.file.path).is_file()
     assert "Registered the shipped model" in out and "Activated" in out
+    assert version.trained_at.isoformat() == sidecar["trained_at"]  # when it was trained, not registered
+    assert not [value for value in version.params.values() if "/" in str(value)]  # no paths of the developer's
 
     out = ensure()
     assert ModelVersion.objects.get() == version

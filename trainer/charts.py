@@ -1,6 +1,7 @@
 """Training curves and the confusion matrix as plain numbers for the admin's templates to draw (SVG and
 a table): no plotting library in the web process."""
 
+import math
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 440, 220
@@ -12,6 +13,19 @@ class Line:
     name: str
     points: str  # "x,y x,y ..." for <polyline points>
     css_class: str
+    dot: tuple[float, float] | None = None  # a series of one value: drawn as a dot, a line needs two
+
+
+def round_ticks(low: float, high: float, most: int = 6) -> tuple[list[float], int]:
+    """At most `most` ticks at a round step (1, 2 or 5 times a power of ten) that cover low..high, and the
+    decimals their labels need: 0.0/0.2/0.4, not 0.00/0.17/0.35."""
+    power = 10 ** math.floor(math.log10((high - low) / (most - 1)))
+    for step in (m * power for m in (1, 2, 5, 10, 20, 50)):
+        first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+        if last - first < most:
+            break
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return [round(k * step, decimals) for k in range(first, last + 1)], decimals
 
 
 def line_chart(series: dict[str, list[float]], *, y_min: float | None = None, y_max: float | None = None) -> dict:
@@ -25,6 +39,8 @@ def line_chart(series: dict[str, list[float]], *, y_min: float | None = None, y_
     high = max(values) if y_max is None else y_max
     if high - low < 1e-9:
         low, high = low - 0.5, high + 0.5
+    ticks, decimals = round_ticks(low, high)
+    low, high = ticks[0], ticks[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(epoch: int) -> float:  # 1-based
@@ -38,12 +54,11 @@ def line_chart(series: dict[str, list[float]], *, y_min: float | None = None, y_
             name=name,
             points=" ".join(f"{x(i + 1):.1f},{y(v):.1f}" for i, v in enumerate(vs)),
             css_class=name.replace("_", "-"),
+            dot=(round(x(1), 1), round(y(vs[0]), 1)) if len(vs) == 1 else None,
         )
         for name, vs in series.items()
     ]
-    y_ticks = [
-        {"y": round(y(low + (high - low) * k / 4), 1), "label": f"{low + (high - low) * k / 4:.2f}"} for k in range(5)
-    ]
+    y_ticks = [{"y": round(y(value), 1), "label": f"{value:.{decimals}f}"} for value in ticks]
     step = max(1, round(epochs / 6))
     x_ticks = [{"x": round(x(e), 1), "label": e} for e in range(1, epochs + 1, step)]
     return {

@@ -1,5 +1,5 @@
-"""Content hashes, copying a stored file to local disk with its hash checked, and deleting stored files
-that no row names (no TensorFlow here)."""
+"""Content hashes, copying a stored file to local disk with its hash checked, serving a stored file to
+the person allowed to see it, and deleting stored files that no row names (no TensorFlow here)."""
 
 import hashlib
 import os
@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.core.files.storage import Storage, default_storage
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.utils.http import content_disposition_header
 
 _CHUNK = 1 << 20
 
@@ -45,6 +48,31 @@ def copy_verified(storage: Storage, name: str, target: Path, sha256: str) -> Pat
         raise ChecksumMismatch(f"{name} does not match its recorded SHA-256.")
     os.replace(part.name, target)
     return target
+
+
+def serve_file(file: FieldFile, *, content_type: str, download_name: str, as_attachment: bool = False):
+    """A stored file, for a request its caller has already allowed: from local storage as a private,
+    cacheable response; from remote storage (S3) as a redirect to a short-lived signed URL whose answer
+    carries the same headers (S3's response-content-* overrides). Http404 when there is none."""
+    if not file.name:
+        raise Http404("No such file.")
+    storage = file.storage
+    try:
+        storage.path(file.name)
+    except NotImplementedError:
+        headers = {
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition_header(as_attachment, download_name),
+        }
+        return HttpResponseRedirect(storage.url(file.name, parameters=headers))
+    try:
+        f = storage.open(file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("The file is no longer in storage.") from None
+    response = FileResponse(f, as_attachment=as_attachment, filename=download_name, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def delete_files(names: Iterable[str]) -> None:

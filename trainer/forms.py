@@ -1,11 +1,15 @@
-"""The admin's training form: the settings a person would tune, each with its default (no TensorFlow)."""
+"""The admin's forms: a dataset's name and source, and a training's settings, each with its default (no
+TensorFlow)."""
 
 import uuid
+import zipfile
 
 from django import forms
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from .datasets import DatasetRefused, check_server_folder, parse_url_list
 from .ml import (
     ARCHITECTURE_DEFAULTS,
     AUGMENTATIONS,
@@ -20,10 +24,111 @@ from .models import Dataset, ModelVersion
 
 AUGMENTATION_LABELS = {
     "none": "None",
-    "flip": "Light: mirror left to right",
-    "full": "Strong: move, turn, zoom, shear, mirror and add noise",
+    "light": "Light: mirror left to right",
+    "strong": "Strong: move, turn, zoom, shear, mirror and add noise",
 }
 assert set(AUGMENTATION_LABELS) == set(AUGMENTATIONS)
+
+
+_URL_CSV_MAX_BYTES = 5 * 1024 * 1024
+
+
+class DatasetAddForm(forms.ModelForm):
+    """A name and exactly one source: a zip upload, a folder on the server, or image URLs with their class."""
+
+    archive = forms.FileField(
+        required=False,
+        label="Zip archive",
+        help_text="One folder per class (cat/1.jpg, dog/2.jpg), or Kaggle-style files named like cat.0.jpg.",
+    )
+    folder = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Folder on the server",
+        help_text="An absolute path, laid out like the archive.",
+    )
+    url_lines = forms.CharField(
+        required=False,
+        label="Image URLs",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "placeholder": "https://example.com/cat1.jpg,cat"}),
+        help_text="One image a line: its URL and its class, separated by a comma or a space.",
+    )
+    url_csv = forms.FileField(required=False, label="…or a CSV file", help_text="Rows of url,label.")
+
+    class Meta:
+        model = Dataset
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The limits the check applies, stated where the admin chooses what to send.
+        self.fields["archive"].help_text += f" Up to {filesizeformat(settings.CATDOG_DATASET_MAX_ZIP_BYTES)}."
+        roots = ", ".join(settings.CATDOG_DATASET_FOLDER_ROOTS) or "none (CATDOG_DATASET_FOLDER_ROOTS)"
+        self.fields["folder"].help_text += f" Folders under: {roots}."
+        self.fields["url_lines"].help_text += f" Up to {settings.CATDOG_DATASET_MAX_URLS} URLs."
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if archive is None:
+            return None
+        limit = settings.CATDOG_DATASET_MAX_ZIP_BYTES
+        if archive.size > limit:
+            raise forms.ValidationError(
+                f"The archive is {filesizeformat(archive.size)}; the limit is {filesizeformat(limit)}."
+            )
+        if not zipfile.is_zipfile(archive):
+            raise forms.ValidationError("This file is not a zip archive.")
+        archive.seek(0)
+        return archive
+
+    def clean_folder(self):
+        folder = self.cleaned_data["folder"].strip()
+        if folder:
+            try:
+                check_server_folder(folder)
+            except DatasetRefused as refusal:
+                raise forms.ValidationError(str(refusal)) from None
+        return folder
+
+    def clean_url_csv(self):
+        csv_file = self.cleaned_data["url_csv"]
+        if csv_file is None:
+            return ""
+        if csv_file.size > _URL_CSV_MAX_BYTES:
+            raise forms.ValidationError(f"The CSV file is larger than {filesizeformat(_URL_CSV_MAX_BYTES)}.")
+        try:
+            return csv_file.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The CSV file is not UTF-8 text.") from None
+
+    def clean(self):
+        cleaned = super().clean()
+        # Which sources were filled in, valid or not: one error for "two sources", not one per field.
+        filled = {
+            Dataset.Source.ZIP: bool(self["archive"].data),
+            Dataset.Source.FOLDER: bool((self["folder"].data or "").strip()),
+            Dataset.Source.URLS: bool((self["url_lines"].data or "").strip() or self["url_csv"].data),
+        }
+        given = [source for source, present in filled.items() if present]
+        if len(given) != 1:
+            raise forms.ValidationError("Give exactly one source: a zip archive, a folder on the server, or URLs.")
+        self.instance.source = given[0]
+        self.instance.path = cleaned.get("folder") or ""
+        if given[0] == Dataset.Source.URLS:
+            self.instance.urls = self._url_pairs(cleaned)
+        return cleaned
+
+    def _url_pairs(self, cleaned) -> list[list[str]]:
+        pairs = []
+        for field in ("url_lines", "url_csv"):  # each on its own, so that line numbers mean that field's lines
+            if cleaned.get(field):
+                try:
+                    pairs += parse_url_list(cleaned[field])
+                except ValueError as error:
+                    self.add_error(field, str(error))
+        if len(pairs) > settings.CATDOG_DATASET_MAX_URLS:
+            self.add_error(None, f"{len(pairs)} URLs were given; the limit is {settings.CATDOG_DATASET_MAX_URLS}.")
+        return [list(pair) for pair in pairs]
 
 
 def _defaults_help(setting: str, describe=str) -> str:

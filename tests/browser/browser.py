@@ -54,6 +54,12 @@ def assert_fits_the_width(page) -> None:
     assert widths[0] <= widths[1], f"{page.url}: the page is {widths[0]} px wide in a {widths[1]} px window"
 
 
+def assert_no_sideways_scroll(page, selector: str) -> None:
+    """The element shows all it holds without scrolling sideways (a table cut off on the right)."""
+    widths = page.evaluate(f"(e => [e.scrollWidth, e.clientWidth])(document.querySelector({selector!r}))")
+    assert widths[0] <= widths[1], f"{page.url}: {selector} holds {widths[0]} px in {widths[1]} px"
+
+
 def assert_images_loaded(page) -> None:
     """Every image in view has loaded (a broken thumbnail or photo shows as an empty box)."""
     # Polled from here: wait_for_function compiles its predicate in the page, which the policy forbids (eval).

@@ -10,7 +10,7 @@ from trainer.models import ModelVersion
 
 from ..conftest import SHARED_DATA
 from ..dataset_helpers import noise_photo
-from .browser import assert_images_loaded
+from .browser import DESKTOP, PHONE, assert_fits_the_width, assert_images_loaded, assert_no_sideways_scroll
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -93,9 +93,19 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     expect(panel).to_contain_text("Ready: test accuracy")
     expect(page.locator(".confusion td.cell")).to_have_count(4)
     screenshot(page, "version-ready")
+    page.set_viewport_size(PHONE)  # on a phone the curves shrink to the screen
+    assert_fits_the_width(page)
+    screenshot(page, "version-ready-phone")
+    page.set_viewport_size(DESKTOP)
     version = ModelVersion.objects.get()
     assert version.status == ModelVersion.Status.READY
     assert version.params["architecture"] == "simple_cnn" and version.params["epochs"] == 2
+
+    # The version list shows every column beside the admin's menu and filters.
+    page.goto(f"{live_url}/admin/trainer/modelversion/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    assert_no_sideways_scroll(page, "#changelist .results")
+    screenshot(page, "version-list")
 
 
 def _watch_training(page, screenshot, timeout: float = 75) -> list[tuple[str, str, bool]]:

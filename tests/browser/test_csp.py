@@ -71,8 +71,13 @@ def test_djangos_admin_works_under_the_policy(page, expect, live_url, django_use
     expect(page.locator("[data-submit-training]")).to_be_visible()
     Dataset.objects.filter(pk=dataset.pk).update(status="processing")
     page.goto(f"{live_url}/admin/trainer/dataset/{dataset.pk}/change/")
-    with page.expect_navigation(timeout=6000):  # the page loads itself again while a worker checks it
+    # While a worker checks it, the page asks for its panel every 2 s (htmx), and loads once more at the end.
+    with page.expect_response(lambda response: response.url.endswith("/updates/"), timeout=6000):
         pass
+    Dataset.objects.filter(pk=dataset.pk).update(status="ready")
+    with page.expect_navigation(timeout=6000):
+        pass
+    expect(page.locator("#dataset-check")).to_have_attribute("data-status", "ready")
 
 
 def test_a_violation_would_be_seen(chromium, live_url):

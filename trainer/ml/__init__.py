@@ -6,7 +6,10 @@ worker or a management command's handle(), never at import time of anything the 
 
 # How much a training photo is randomly changed; see model.make_augmentation. Here, not in model.py,
 # so that the train_model command can offer the choices without importing TensorFlow.
-AUGMENTATIONS = ("none", "flip", "full")
+AUGMENTATIONS = ("none", "light", "strong")
+# The words versions trained before migration 0004 stored (it renames them; a sidecar or a setting read
+# from elsewhere may still carry them): the same levels as "light" and "strong".
+FORMER_AUGMENTATIONS = {"flip": "light", "full": "strong"}
 
 # What an unset (None) setting of train.TrainingConfig becomes, per architecture. Here, not in
 # train.py, so that the admin's training form can show them without importing TensorFlow.
@@ -24,7 +27,7 @@ SIMPLE_CNN = "simple_cnn"
 ARCHITECTURES = (MOBILENET_V2, SIMPLE_CNN)
 ARCHITECTURE_DEFAULTS = {
     MOBILENET_V2: {"image_size": 224, "epochs": 20, "learning_rate": 1e-3, "dropout": 0.5, "augmentation": "none"},
-    SIMPLE_CNN: {"image_size": 96, "epochs": 30, "learning_rate": 1e-3, "dropout": 0.3, "augmentation": "full"},
+    SIMPLE_CNN: {"image_size": 96, "epochs": 30, "learning_rate": 1e-3, "dropout": 0.3, "augmentation": "strong"},
 }
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TEST_SPLIT = 0.2

@@ -19,14 +19,14 @@ BACKBONE = "mobilenet_v2_imagenet"  # its name inside the encoder, which saved m
 def make_augmentation(level: str, seed: int, noise_stddev: float) -> keras.Sequential:
     """Random changes a photo could have had anyway; identity at inference.
 
-    "full" moves, turns, zooms, shears, flips and adds noise; "flip" only mirrors left to right
+    "strong" moves, turns, zooms, shears, flips and adds noise; "light" only mirrors left to right
     (gentler, for features that a flip barely changes). Runs after rescaling, so `noise_stddev` is in
     the rescaled units.
     """
     if level not in AUGMENTATIONS[1:]:
         raise ValueError(f"Unknown augmentation {level!r}; choose one of {AUGMENTATIONS}.")
     augmentation = [layers.RandomFlip("horizontal", seed=seed)]
-    if level == "full":
+    if level == "strong":
         augmentation += [
             layers.RandomTranslation(0.1, 0.1, seed=seed + 1),
             layers.RandomRotation(0.05, seed=seed + 2),  # up to 18 degrees either way
@@ -142,7 +142,7 @@ def make_model(
     num_classes: int,
     *,
     dropout: float = 0.2,
-    augmentation: str = "full",
+    augmentation: str = "strong",
     weights: str | None = None,
     seed: int = 1337,
 ) -> keras.Model:

@@ -164,12 +164,16 @@ def run_training(
 
 
 def _recorded_params(config: TrainingConfig) -> dict:
-    """Every setting the training ran with, as JSON, leaving out what it did not use."""
+    """Every setting the training ran with, as JSON, as a person reads them on the version's page: no
+    folders of this machine (where the photos were is the dataset's business), the weights by their
+    file's name, and nothing the training did not use."""
     params = {
-        field.name: str(value) if isinstance(value, Path) else value
-        for field, value in ((f, getattr(config, f.name)) for f in dataclasses.fields(config))
-        if field.name != "output_path"
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(config)
+        if field.name not in ("output_path", "train_dir", "test_dir")
     }
+    if params.get("weights") not in (None, IMAGENET):
+        params["weights"] = Path(params["weights"]).name
     if config.test_dir is not None:
         params["test_split"] = None  # not used: the test photos came from test_dir
     if config.architecture != MOBILENET_V2:

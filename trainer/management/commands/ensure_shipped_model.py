@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -47,6 +48,10 @@ class Command(BaseCommand):
                 summary=shipped["summary"],
                 test_sha256=shipped.get("test_sha256", ""),
             )
+            # When it was trained, not when this install registered it. Here until the action takes a
+            # trained_at of its own (trainer/actions.py is being reshaped at the time of writing).
+            version.trained_at = datetime.fromisoformat(shipped["trained_at"])
+            version.save(update_fields=["trained_at"])
             self.stdout.write(
                 f"Registered the shipped model as version {version} "
                 f"(test accuracy {shipped['metrics']['accuracy']:.4f})."

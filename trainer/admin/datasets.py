@@ -1,0 +1,205 @@
+"""Datasets: added here from a zip, a server folder or URLs, then checked by a worker and only looked at."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
+
+from ..actions import TrainingRefused, do_create_dataset, do_recheck_dataset, do_request_training
+from ..files import serve_file
+from ..forms import DatasetAddForm, TrainingForm
+from ..models import Dataset, DatasetImage, ModelVersion
+from ..presenters import dataset_report, is_being_checked
+from .polling import poll_answer, poll_view
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    """Datasets are added here and then only looked at: a worker fills them in, nothing is edited by hand."""
+
+    list_display = ["name", "source", "status", "image_total", "classes", "created_by", "created_at"]
+    list_filter = ["status", "source"]
+    search_fields = ["name"]
+    list_select_related = ["created_by"]
+    actions = ["recheck", "train"]
+    change_form_template = "admin/trainer/dataset/change_form.html"
+    add_fieldsets = [
+        (None, {"fields": ["name"]}),
+        ("Zip archive", {"fields": ["archive"]}),
+        ("Folder on the server", {"fields": ["folder"]}),
+        ("Image URLs", {"fields": ["url_lines", "url_csv"]}),
+    ]
+    fieldsets = [
+        # The status, the check's times and error: in the live panel above (templates/admin/trainer/dataset/).
+        (None, {"fields": ["name", "source"]}),
+        ("Content", {"fields": ["classes", "image_total", "content_sha256"]}),
+        ("Source", {"fields": ["path", "archive_name", "url_count"]}),
+        ("History", {"fields": ["created_by", "created_at"]}),
+    ]
+    readonly_fields = ["classes", "image_total", "archive_name", "url_count"]
+
+    @admin.display(description="classes")
+    def classes(self, dataset):
+        return ", ".join(dataset.class_names) or "—"
+
+    @admin.display(description="images")
+    def image_total(self, dataset):
+        return dataset.report.get("total", "—") if dataset.status == Dataset.Status.READY else "—"
+
+    @admin.display(description="archive")
+    def archive_name(self, dataset):
+        return dataset.archive.name or "—"  # no link: archives are never served
+
+    @admin.display(description="URLs")
+    def url_count(self, dataset):
+        return len(dataset.urls) or "—"
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            # Only the name is bound to the row. Bound too, the archive field (a model field of the same
+            # name) was saved by the row's first save, under datasets/None/, moving an upload kept on disk
+            # (over FILE_UPLOAD_MAX_MEMORY_SIZE) away before do_create_dataset could store it: HTTP 500.
+            kwargs.update(form=DatasetAddForm, fields=["name"])
+        return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the change page only shows what the worker found
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = request.user
+        do_create_dataset(obj, archive=form.cleaned_data.get("archive"))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, f"The dataset {obj} is being checked; this page shows the result when it is done.")
+        return redirect("admin:trainer_dataset_change", obj.pk)
+
+    @admin.action(description="Check the selected datasets again", permissions=["add"])
+    def recheck(self, request, queryset):
+        busy = [str(dataset) for dataset in queryset if not do_recheck_dataset(dataset)]
+        if busy:
+            self.message_user(request, f"Being checked right now: {', '.join(busy)}.", messages.WARNING)
+        else:
+            self.message_user(request, "Sent to a worker to be checked again.", messages.SUCCESS)
+
+    @admin.action(description="Train a model on the selected dataset", permissions=["train"])
+    def train(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one dataset to train on.", messages.ERROR)
+            return None
+        return redirect("admin:trainer_dataset_train", queryset.get().pk)
+
+    def has_train_permission(self, request, obj=None):
+        return request.user.has_perm("trainer.train_modelversion")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/train/", view(self.train_view), name="trainer_dataset_train"),
+            path("<path:object_id>/recheck/", view(self.recheck_view), name="trainer_dataset_recheck"),
+            path(
+                "<path:object_id>/images/<int:image_id>/thumbnail/",
+                view(self.thumbnail_view, cacheable=True),  # named by content: it never changes
+                name="trainer_dataset_thumbnail",
+            ),
+            path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_dataset_updates"),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(require_POST)
+    def recheck_view(self, request, object_id):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        dataset = get_object_or_404(Dataset, pk=unquote(object_id))
+        if do_recheck_dataset(dataset):
+            self.message_user(request, f"The dataset {dataset} is being checked again.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"The dataset {dataset} is being checked right now.", messages.WARNING)
+        return redirect("admin:trainer_dataset_change", dataset.pk)
+
+    def train_view(self, request, object_id):
+        """The training form for one ready dataset; a valid post queues the training and shows its version."""
+        if not self.has_train_permission(request):
+            raise PermissionDenied
+        dataset = get_object_or_404(Dataset, pk=unquote(object_id))
+        if dataset.status != Dataset.Status.READY:
+            state = dataset.get_status_display().lower()
+            message = f"The dataset {dataset} is {state}: only a ready dataset can train."
+            self.message_user(request, message, messages.ERROR)
+            return redirect("admin:trainer_dataset_change", dataset.pk)
+        form = TrainingForm(request.POST or None, dataset=dataset)
+        if request.method == "POST" and form.is_valid():
+            try:
+                version, created = do_request_training(
+                    dataset,
+                    name=form.version_name(),
+                    params=form.params(),
+                    user=request.user,
+                    test_dataset=form.cleaned_data["test_dataset"],
+                    request_key=form.cleaned_data["request_key"],
+                )
+            except TrainingRefused as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                if created:
+                    self.message_user(request, f"Queued the training of {version}.", messages.SUCCESS)
+                else:
+                    self.message_user(
+                        request, f"That training is already {version.get_status_display().lower()}: {version}.",
+                        messages.WARNING,
+                    )  # fmt: skip
+                return redirect("admin:trainer_modelversion_change", version.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Train a model on {dataset}",
+            "dataset": dataset,
+            "form": form,
+            "in_progress": ModelVersion.objects.filter(
+                dataset=dataset, status__in=[ModelVersion.Status.QUEUED, ModelVersion.Status.RUNNING]
+            ),
+        }
+        return TemplateResponse(
+            request, "admin/trainer/dataset/train.html", context, status=400 if form.errors else 200
+        )
+
+    def thumbnail_view(self, request, object_id, image_id):
+        """A sample's thumbnail, for staff who may see datasets; never served as public media."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        image = get_object_or_404(DatasetImage, pk=image_id, dataset_id=unquote(object_id))
+        return serve_file(image.thumbnail, content_type="image/jpeg", download_name=f"{image.label} sample.jpg")
+
+    def updates_view(self, request, object_id):
+        """The check's live panel while a worker checks the dataset (the page's poll)."""
+        dataset = get_object_or_404(Dataset, pk=unquote(object_id))
+        context = self._check_context(dataset)
+        return poll_answer(request, "admin/trainer/dataset/_check.html", context, going_on=context["checking"])
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dataset = self.get_object(request, unquote(object_id))
+        context = {**(extra_context or {}), **(self._report_context(request, dataset) if dataset else {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def _report_context(self, request, dataset: Dataset) -> dict:
+        return {
+            **self._check_context(dataset),
+            **dataset_report(dataset),
+            "can_recheck": self.has_add_permission(request),
+            "can_train": self.has_train_permission(request) and dataset.status == Dataset.Status.READY,
+            "train_url": reverse("admin:trainer_dataset_train", args=[dataset.pk]),
+            "recheck_url": reverse("admin:trainer_dataset_recheck", args=[dataset.pk]),
+        }
+
+    def _check_context(self, dataset: Dataset) -> dict:
+        return {
+            "dataset": dataset,
+            "checking": is_being_checked(dataset),
+            "updates_url": reverse("admin:trainer_dataset_updates", args=[dataset.pk]),
+        }

@@ -1,0 +1,170 @@
+"""Model versions: made by a training (started on a dataset's page) or `manage.py train_model`, then
+watched, cancelled, compared, activated and rolled back here."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.text import Truncator
+from django.views.decorators.http import require_POST
+
+from ..actions import check_activation, do_activate_model_version, do_cancel_training
+from ..models import ModelVersion
+from ..presenters import progress_summary, settings_rows, training_progress, version_report
+from .polling import poll_answer, poll_view
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
+    are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
+
+    # As few columns as fit beside the admin's menu and filters: the status says how far a training is.
+    list_display = ["name", "state", "test_accuracy", "dataset", "created_at"]
+    list_filter = ["status", "architecture", "is_active"]
+    search_fields = ["name"]
+    list_select_related = ["dataset"]
+    actions = ["activate"]
+    change_form_template = "admin/trainer/modelversion/change_form.html"
+    fieldsets = [
+        # The status, times, worker and error change during a training: in the live panel above them
+        # (templates/admin/trainer/modelversion/_training.html), not here.
+        (None, {"fields": ["name", "is_active"]}),
+        ("Model", {"fields": ["architecture", "class_names", "image_size", "model_file", "file_sha256"]}),
+        ("Data", {"fields": ["dataset", "dataset_sha256", "test_dataset", "test_sha256"]}),
+        ("Settings", {"fields": ["settings_table"]}),
+        ("History", {"fields": ["created_by", "created_at"]}),
+        ("Network", {"fields": ["summary"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = ["settings_table", "model_file"]
+
+    def has_add_permission(self, request):
+        return False  # a version is made by training it
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the page shows the version; its buttons act on it
+
+    def has_delete_permission(self, request, obj=None):
+        # The active version answers every prediction; past predictions keep theirs (PROTECT); a training
+        # in progress is cancelled first, so that its worker is not left writing to a missing row.
+        busy = obj is not None and (obj.is_active or obj.in_progress)
+        return super().has_delete_permission(request, obj) and not busy
+
+    def has_activate_permission(self, request, obj=None):
+        return request.user.has_perm("trainer.activate_modelversion")
+
+    def has_train_permission(self, request, obj=None):
+        return request.user.has_perm("trainer.train_modelversion")
+
+    @admin.display(description="status", ordering="status")
+    def state(self, version):
+        return Truncator(progress_summary(version)).chars(80)
+
+    @admin.display(description="file")
+    def model_file(self, version):
+        return version.file.name or "—"  # no link: model files are never served
+
+    @admin.display(description="settings")
+    def settings_table(self, version):
+        rows = settings_rows(version.params)
+        return render_to_string("admin/trainer/modelversion/_settings.html", {"rows": rows}) if rows else "—"
+
+    @admin.action(description="Activate the selected version (workers answer with it from the next photo)",
+                  permissions=["activate"])  # fmt: skip
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return None
+        version = queryset.get()
+        if version.status == ModelVersion.Status.READY and not check_activation(version).lower_score:
+            return self._activate(request, version)
+        return redirect("admin:trainer_modelversion_activate", version.pk)  # it explains, or asks first
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/activate/", view(self.activate_view), name="trainer_modelversion_activate"),
+            path("<path:object_id>/cancel/", view(self.cancel_view), name="trainer_modelversion_cancel"),
+            path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_modelversion_updates"),
+            *super().get_urls(),
+        ]
+
+    def activate_view(self, request, object_id):
+        """POST activates, unless the active version did better on the same test photos: then the post
+        must carry the confirmation this page asks for. GET only shows the page."""
+        if not self.has_activate_permission(request):
+            raise PermissionDenied
+        version = get_object_or_404(ModelVersion, pk=unquote(object_id))
+        if version.status != ModelVersion.Status.READY or version.is_active:
+            state = "already active" if version.is_active else f"{version.get_status_display().lower()}, not ready"
+            self.message_user(request, f"The version {version} is {state}.", messages.WARNING)
+            return redirect("admin:trainer_modelversion_change", version.pk)
+        check = check_activation(version)
+        if request.method == "POST" and (request.POST.get("confirm") == "yes" or not check.lower_score):
+            return self._activate(request, version)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Activate {version}?",
+            "version": version,
+            "active": check.active,
+            "lower_score": check.lower_score,
+        }
+        return TemplateResponse(request, "admin/trainer/modelversion/activate_confirm.html", context)
+
+    def _activate(self, request, version: ModelVersion):
+        do_activate_model_version(version)
+        self.message_user(
+            request, f"Activated {version}: workers answer with it from the next photo.", messages.SUCCESS
+        )
+        return redirect("admin:trainer_modelversion_change", version.pk)
+
+    @method_decorator(require_POST)
+    def cancel_view(self, request, object_id):
+        if not self.has_train_permission(request):
+            raise PermissionDenied
+        version = get_object_or_404(ModelVersion, pk=unquote(object_id))
+        if do_cancel_training(version):
+            self.message_user(request, f"Cancelling the training of {version}; it stops within seconds.")
+        else:
+            self.message_user(request, f"The training of {version} had already ended.", messages.WARNING)
+        return redirect("admin:trainer_modelversion_change", version.pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        version = self.get_object(request, unquote(object_id))
+        context = {**(extra_context or {}), **(self._version_context(request, version) if version else {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def updates_view(self, request, object_id):
+        """The training's live panel while the version is queued or running (the page's poll)."""
+        version = get_object_or_404(ModelVersion, pk=unquote(object_id))
+        context = self._training_context(version)
+        return poll_answer(request, "admin/trainer/modelversion/_training.html", context, going_on=version.in_progress)
+
+    def _training_context(self, version: ModelVersion) -> dict:
+        """What the live panel shows: the same for the full page and for its poll."""
+        return {
+            "version": version,
+            "progress": training_progress(version),
+            "updates_url": reverse("admin:trainer_modelversion_updates", args=[version.pk]),
+            **version_report(version),
+        }
+
+    def _version_context(self, request, version: ModelVersion) -> dict:
+        check = check_activation(version) if version.status == ModelVersion.Status.READY else None
+        return {
+            **self._training_context(version),
+            "can_cancel": version.in_progress and self.has_train_permission(request),
+            "can_activate": (
+                version.status == ModelVersion.Status.READY
+                and not version.is_active
+                and self.has_activate_permission(request)
+            ),
+            "lower_than_active": check.active if check and check.lower_score else None,
+            "activate_url": reverse("admin:trainer_modelversion_activate", args=[version.pk]),
+            "cancel_url": reverse("admin:trainer_modelversion_cancel", args=[version.pk]),
+        }
