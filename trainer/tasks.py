@@ -183,8 +183,6 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
         where = heartbeat.progress.get("epoch")
         at = f" after epoch {where} of {heartbeat.progress['epochs']}" if where else ""
         raise _Cancelled(f"Cancelled by an administrator{at}.") from None
-    # The folders were this run's temporary copies; the version names its datasets itself.
-    result.params = {key: value for key, value in result.params.items() if key not in ("train_dir", "test_dir")}
     return result, folder_images_sha256(result.test_paths)
 
 

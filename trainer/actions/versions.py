@@ -1,6 +1,7 @@
 """Model versions: registering a trained model, and choosing the one that answers."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.core.files import File
@@ -25,9 +26,11 @@ def do_register_model_version(
     summary: str,
     dataset: Dataset | None = None,
     test_sha256: str = "",
+    trained_at: datetime | None = None,
     activate: bool = False,
 ) -> ModelVersion:
-    """Store a trained `.keras` file through the storage API and record it as a ready version."""
+    """Store a trained `.keras` file through the storage API and record it as a ready version, trained at
+    `trained_at` (now, unless the model was trained elsewhere, as the shipped one was)."""
     version = ModelVersion(
         name=name,
         status=ModelVersion.Status.READY,
@@ -41,7 +44,7 @@ def do_register_model_version(
         dataset=dataset,
         dataset_sha256=dataset.content_sha256 if dataset else "",
         test_sha256=test_sha256,
-        trained_at=timezone.now(),
+        trained_at=trained_at or timezone.now(),
     )
     version.file_sha256 = store_model_file(version, model_path)
     version.save()

@@ -47,11 +47,8 @@ class Command(BaseCommand):
                 metrics=shipped["metrics"],
                 summary=shipped["summary"],
                 test_sha256=shipped.get("test_sha256", ""),
+                trained_at=datetime.fromisoformat(shipped["trained_at"]),  # not when this install registered it
             )
-            # When it was trained, not when this install registered it. Here until the action takes a
-            # trained_at of its own (trainer/actions.py is being reshaped at the time of writing).
-            version.trained_at = datetime.fromisoformat(shipped["trained_at"])
-            version.save(update_fields=["trained_at"])
             self.stdout.write(
                 f"Registered the shipped model as version {version} "
                 f"(test accuracy {shipped['metrics']['accuracy']:.4f})."
