@@ -5,7 +5,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -110,3 +110,42 @@ def do_delete_prediction(prediction: Prediction) -> None:
     """Delete the row; its photo and thumbnail go once the deletion commits (django-cleanup), as they do
     on every other path: a deleted owner, the admin's delete and bulk delete."""
     prediction.delete()
+
+
+# --- The prediction task's state changes (classifier/tasks.py) -----------------------------------------------
+
+
+def do_count_delivery(prediction_id: int) -> None:
+    """Count a delivery of the prediction's task, before any work: one that kills its worker never gets to
+    count itself afterwards."""
+    Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") + 1)
+
+
+def do_uncount_delivery(prediction_id: int) -> None:
+    """A retry the task chose is not a delivery lost to a dying worker."""
+    Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") - 1)
+
+
+def do_finish_prediction(prediction_id: int, version, result) -> bool:
+    """Record the answer, if the prediction is still pending: a redelivered message never answers twice."""
+    return bool(
+        Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
+            status=Prediction.Status.DONE,
+            label=result.label,
+            confidence=result.confidence,
+            probabilities=result.probabilities,
+            model_version=version,
+            inference_ms=result.inference_ms,
+            error="",
+            finished_at=timezone.now(),
+        )
+    )
+
+
+def do_fail_prediction(prediction_id: int, reason: str) -> bool:
+    """Record why there is no answer, if the prediction is still pending."""
+    return bool(
+        Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
+            status=Prediction.Status.FAILED, error=reason, finished_at=timezone.now()
+        )
+    )

@@ -4,13 +4,17 @@ import logging
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
-from django.db.models import F
-from django.utils import timezone
 from PIL import Image
 
 from trainer.models import ModelVersion
 
-from .actions import do_resend_predictions
+from .actions import (
+    do_count_delivery,
+    do_fail_prediction,
+    do_finish_prediction,
+    do_resend_predictions,
+    do_uncount_delivery,
+)
 from .models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -53,7 +57,7 @@ def predict_image(self, prediction_id: int) -> None:
         .first()
     )
     if version is None:
-        _finish_failed(prediction_id, "No model is active yet: an administrator must activate a model version.")
+        do_fail_prediction(prediction_id, "No model is active yet: an administrator must activate a model version.")
         return
 
     from . import inference  # TensorFlow: workers only, imported by the first task
@@ -72,7 +76,7 @@ def predict_image(self, prediction_id: int) -> None:
         with prediction.image.open("rb") as f:
             data = f.read()
     except FileNotFoundError:
-        _finish_failed(prediction_id, "The photo is no longer in storage.")
+        do_fail_prediction(prediction_id, "The photo is no longer in storage.")
         return
     except OSError as error:  # storage briefly unreachable: try again later, then give up clearly
         _retry_or_fail(self, prediction_id, error, "The photo could not be read from storage. Try again later.")
@@ -82,11 +86,11 @@ def predict_image(self, prediction_id: int) -> None:
         result = model.classify(io.BytesIO(data))
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, OSError) as error:
         logger.info("Prediction %s: the image could not be decoded: %s", prediction_id, error)
-        _finish_failed(prediction_id, "The photo could not be decoded for the model.")
+        do_fail_prediction(prediction_id, "The photo could not be decoded for the model.")
         return
     except Exception:
         logger.exception("Prediction %s failed", prediction_id)
-        _finish_failed(prediction_id, "The model failed on this photo. You can try again.")
+        do_fail_prediction(prediction_id, "The model failed on this photo. You can try again.")
         return
     _finish_done(prediction_id, version, result)
 
@@ -94,11 +98,11 @@ def predict_image(self, prediction_id: int) -> None:
 def _stopped_the_worker_too_often(prediction: Prediction) -> bool:
     """Count this delivery, before any work: one that kills the worker never gets to count itself later.
     Every earlier delivery that is still counted died with its worker (a chosen retry uncounts itself)."""
-    Prediction.objects.filter(pk=prediction.pk).update(attempts=F("attempts") + 1)
+    do_count_delivery(prediction.pk)
     if prediction.attempts < MAX_PREDICTION_ATTEMPTS:
         return False
     logger.error("Prediction %s stopped the worker %s times; it is failed", prediction.pk, prediction.attempts)
-    _finish_failed(
+    do_fail_prediction(
         prediction.pk,
         f"This photo stopped the worker {prediction.attempts} times, so it is not tried again. "
         "Try another photo, or convert this one to JPEG or PNG and upload it again.",
@@ -110,37 +114,21 @@ def _retry_or_fail(task, prediction_id: int, error: Exception, reason: str) -> N
     """Try again later with backoff (2, 4, 8… s), up to the task's max_retries; then fail with `reason`."""
     if task.request.retries >= task.max_retries:
         logger.error("Prediction %s failed after %s retries: %s", prediction_id, task.max_retries, error)
-        _finish_failed(prediction_id, reason)
+        do_fail_prediction(prediction_id, reason)
         return
     # A retry we chose is not a delivery lost to a dying worker: it does not count as an attempt.
-    Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") - 1)
+    do_uncount_delivery(prediction_id)
     raise task.retry(exc=error, countdown=2**task.request.retries)
 
 
 def _fail_for_the_model(prediction_id: int, version: ModelVersion, error: Exception) -> None:
     logger.error("Model version %s (id %s) cannot be loaded: %s", version, version.pk, error)
-    _finish_failed(prediction_id, MODEL_UNAVAILABLE)
+    do_fail_prediction(prediction_id, MODEL_UNAVAILABLE)
 
 
 def _finish_done(prediction_id: int, version: ModelVersion, result) -> None:
-    finished = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
-        status=Prediction.Status.DONE,
-        label=result.label,
-        confidence=result.confidence,
-        probabilities=result.probabilities,
-        model_version=version,
-        inference_ms=result.inference_ms,
-        error="",
-        finished_at=timezone.now(),
-    )
-    if not finished:
+    if not do_finish_prediction(prediction_id, version, result):
         logger.info("Prediction %s was finished or deleted meanwhile; this result is dropped", prediction_id)
-
-
-def _finish_failed(prediction_id: int, reason: str) -> None:
-    Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
-        status=Prediction.Status.FAILED, error=reason, finished_at=timezone.now()
-    )
 
 
 @shared_task

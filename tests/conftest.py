@@ -67,6 +67,27 @@ def make_prediction(user):
     return make
 
 
+# The page tests' people and model version (tests/test_pages_*.py)
+@pytest.fixture
+def alice(user):
+    return user  # the user above, by the name these tests read best with
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def model_version():
+    from trainer.models import ModelVersion
+
+    return ModelVersion.objects.create(
+        name="mobilenet_v2-catsdogs", status="ready", architecture="mobilenet_v2", class_names=["cat", "dog"]
+    )
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Remove what this run left on the shared Redis: every key under the run's own prefix."""
     from django.conf import settings

@@ -42,6 +42,38 @@ def admin_password(django_user_model):
 def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     page, expect, screenshot, live_url, training_worker, real_workers, pets_zip, admin_password
 ):
+    _log_in(page, screenshot, live_url, admin_password)
+    _add_the_dataset(page, expect, screenshot, live_url, pets_zip)
+
+    # A tiny training: a simple CNN at 32x32 for two epochs.
+    page.click("[data-action=train]")
+    page.wait_for_url(f"{live_url}/admin/trainer/dataset/*/train/")
+    page.select_option("#id_architecture", "simple_cnn")
+    page.fill("#id_image_size", "32")
+    page.fill("#id_epochs", "2")
+    page.fill("#id_batch_size", "4")
+    screenshot(page, "train-form")
+    page.click("[data-submit-training]")
+    page.wait_for_url(f"{live_url}/admin/trainer/modelversion/*/change/")
+    expect(page.locator(".messagelist")).to_contain_text("Queued the training of")
+
+    _see_it_train_in_place(page, expect, screenshot)
+    page.set_viewport_size(PHONE)  # on a phone the curves shrink to the screen
+    assert_fits_the_width(page)
+    screenshot(page, "version-ready-phone")
+    page.set_viewport_size(DESKTOP)
+    version = ModelVersion.objects.get()
+    assert version.status == ModelVersion.Status.READY
+    assert version.params["architecture"] == "simple_cnn" and version.params["epochs"] == 2
+
+    # The version list shows every column beside the admin's menu and filters.
+    page.goto(f"{live_url}/admin/trainer/modelversion/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    assert_no_sideways_scroll(page, "#changelist .results")
+    screenshot(page, "version-list")
+
+
+def _log_in(page, screenshot, live_url, admin_password):
     page.goto(f"{live_url}/admin/")
     page.fill("#id_username", "ada")
     page.fill("#id_password", admin_password)
@@ -49,6 +81,8 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     page.wait_for_url(f"{live_url}/admin/")
     screenshot(page, "admin-index")
 
+
+def _add_the_dataset(page, expect, screenshot, live_url, pets_zip):
     # Add the dataset; its page refreshes itself until the worker has checked it.
     page.goto(f"{live_url}/admin/trainer/dataset/add/")
     page.fill("#id_name", "pets")
@@ -66,18 +100,8 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     assert_images_loaded(page)
     screenshot(page, "dataset-ready")
 
-    # A tiny training: a simple CNN at 32x32 for two epochs.
-    page.click("[data-action=train]")
-    page.wait_for_url(f"{live_url}/admin/trainer/dataset/*/train/")
-    page.select_option("#id_architecture", "simple_cnn")
-    page.fill("#id_image_size", "32")
-    page.fill("#id_epochs", "2")
-    page.fill("#id_batch_size", "4")
-    screenshot(page, "train-form")
-    page.click("[data-submit-training]")
-    page.wait_for_url(f"{live_url}/admin/trainer/modelversion/*/change/")
-    expect(page.locator(".messagelist")).to_contain_text("Queued the training of")
 
+def _see_it_train_in_place(page, expect, screenshot):
     # The version page shows the training as it runs, updated in place, then reloads once when it ends.
     panel = page.locator("#training-panel")
     page.evaluate("window.__marker = 'same page'")
@@ -93,19 +117,6 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     expect(panel).to_contain_text("Ready: test accuracy")
     expect(page.locator(".confusion td.cell")).to_have_count(4)
     screenshot(page, "version-ready")
-    page.set_viewport_size(PHONE)  # on a phone the curves shrink to the screen
-    assert_fits_the_width(page)
-    screenshot(page, "version-ready-phone")
-    page.set_viewport_size(DESKTOP)
-    version = ModelVersion.objects.get()
-    assert version.status == ModelVersion.Status.READY
-    assert version.params["architecture"] == "simple_cnn" and version.params["epochs"] == 2
-
-    # The version list shows every column beside the admin's menu and filters.
-    page.goto(f"{live_url}/admin/trainer/modelversion/")
-    expect(page.locator("#result_list tbody tr")).to_have_count(1)
-    assert_no_sideways_scroll(page, "#changelist .results")
-    screenshot(page, "version-list")
 
 
 def _watch_training(page, screenshot, timeout: float = 75) -> list[tuple[str, str, bool]]:
