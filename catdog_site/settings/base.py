@@ -18,6 +18,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state: SQLite database, the embedded broker's data and socket, logs, model cache. var/ (gitignored)
 # unless CATDOG_VAR_DIR names another folder.
 VAR_DIR = var_dir()
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite creates its database file, not the folder around it
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win

@@ -5,11 +5,11 @@ import uuid
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, STORAGES, env
+from .base import DATABASES, REST_FRAMEWORK, STORAGES, VAR_DIR, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
-MEDIA_ROOT = Path(env("CATDOG_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-media")))
+MEDIA_ROOT = Path(env("CATDOG_MEDIA_ROOT", default=str(VAR_DIR / "test-media")))
 # Local files, whatever a developer's .env says about a bucket: the suite must never write to a real
 # one. Only the workers the S3 tests start (tests/s3.py) keep S3, pointed at the suite's own server.
 if not env.bool("CATDOG_TEST_S3", default=False):
@@ -26,7 +26,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real worker process can open the test database.
     # One per run, so that two runs on one machine do not share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{CATDOG_TEST_RUN_ID}.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{CATDOG_TEST_RUN_ID}.sqlite3")}
 else:
     # A server database: one of its own per run too, beside the developer's.
     DATABASES["default"]["TEST"] = {"NAME": f"test_catdog_{CATDOG_TEST_RUN_ID}"}
