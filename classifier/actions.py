@@ -132,6 +132,7 @@ def do_finish_prediction(prediction_id: int, version, result) -> bool:
         Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
             status=Prediction.Status.DONE,
             label=result.label,
+            verdict=result.verdict,
             confidence=result.confidence,
             probabilities=result.probabilities,
             model_version=version,

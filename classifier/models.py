@@ -18,6 +18,10 @@ def _image_upload_to(prediction: "Prediction", filename: str) -> str:
     return f"uploads/{prediction.owner_id}/{uuid.uuid4().hex}.{extension}"
 
 
+def _heatmap_upload_to(prediction: "Prediction", filename: str) -> str:
+    return f"heatmaps/{prediction.owner_id}/{uuid.uuid4().hex}.png"
+
+
 def _thumbnail_upload_to(prediction: "Prediction", filename: str) -> str:
     return f"thumbnails/{prediction.owner_id}/{uuid.uuid4().hex}.jpg"
 
@@ -41,6 +45,10 @@ class Prediction(models.Model):
     label = models.CharField(max_length=100, blank=True, db_index=True)
     confidence = models.FloatField(null=True, blank=True)
     probabilities = models.JSONField(default=dict, blank=True)
+    # A class name when the version is sure; "unsure" or "other" (trainer/ml/verdicts.py). `label` stays the top class.
+    verdict = models.CharField(max_length=100, blank=True, db_index=True)
+    # Where the model looked for its top class: grayscale, aligned with the upright photo; follows the answer.
+    heatmap = models.FileField(upload_to=_heatmap_upload_to, max_length=300, blank=True)
     model_version = models.ForeignKey(
         "trainer.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="predictions"
     )

@@ -83,7 +83,7 @@ def predict_image(self, prediction_id: int) -> None:
         return
 
     try:
-        result = model.classify(io.BytesIO(data))
+        result = model.classify(io.BytesIO(data), version.operating_point)
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, OSError) as error:
         logger.info("Prediction %s: the image could not be decoded: %s", prediction_id, error)
         do_fail_prediction(prediction_id, "The photo could not be decoded for the model.")

@@ -2,6 +2,7 @@ import io
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
@@ -45,9 +46,27 @@ def use_model_double(monkeypatch, classify) -> None:
     """The prediction task's model becomes a double: `classify(version, source)` answers each photo."""
 
     def load_model(version):
-        return SimpleNamespace(classify=lambda source: classify(version, source))
+        return SimpleNamespace(classify=lambda source, operating_point: classify(version, source))
 
     monkeypatch.setattr("classifier.inference.load_model", load_model)
+
+
+def answer(probabilities: dict[str, float], verdict: str | None = None, inference_ms: float = 7.0):
+    """A model's answer as the prediction task receives it: the top class, `verdict` (the top class unless
+    given) and a heatmap lit on its left half."""
+    from classifier.inference import Classification
+
+    label = max(probabilities, key=probabilities.get)
+    heatmap = np.zeros((7, 7), dtype=np.float32)
+    heatmap[:, :3] = 1.0
+    return Classification(
+        label=label,
+        confidence=probabilities[label],
+        probabilities=probabilities,
+        inference_ms=inference_ms,
+        verdict=verdict or label,
+        heatmap=heatmap,
+    )
 
 
 @pytest.fixture

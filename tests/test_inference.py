@@ -195,7 +195,7 @@ def test_a_model_file_that_does_not_fit_its_version_is_refused(version, no_loade
 
 def test_preloading_loads_the_active_version_so_the_first_photo_does_not(version, no_loaded_models):
     inference.preload_active_model()
-    assert list(inference._loaded) == [(version.pk, version.file_sha256)]
+    assert list(inference._loaded) == [(version.pk, version.file_sha256, version.calibration_sha256)]
 
 
 def test_preloading_without_an_active_version_loads_nothing(version, no_loaded_models):

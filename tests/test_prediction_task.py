@@ -9,12 +9,11 @@ from django.urls import reverse
 
 from classifier import tasks
 from classifier.actions import do_create_predictions, do_delete_prediction, do_retry_prediction
-from classifier.inference import Classification
 from classifier.models import Prediction
 from classifier.validation import check_image_upload
 from trainer.models import ModelVersion
 
-from .conftest import image_bytes, upload, use_model_double
+from .conftest import answer, image_bytes, upload, use_model_double
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,7 @@ def fake_model(monkeypatch):
 
     def classify(version, source):
         calls.append(source.read())
-        return Classification(label="dog", confidence=0.8, probabilities={"cat": 0.2, "dog": 0.8}, inference_ms=7.0)
+        return answer({"cat": 0.2, "dog": 0.8})
 
     use_model_double(monkeypatch, classify)
     return calls
@@ -68,7 +67,7 @@ def test_a_result_arriving_after_another_delivery_finished_is_dropped(make_predi
 
     def classify_while_another_delivery_finishes(version, source):
         Prediction.objects.filter(pk=prediction.pk).update(status="done", label="first")
-        return Classification(label="second", confidence=1.0, probabilities={"cat": 0.0, "dog": 1.0}, inference_ms=1)
+        return answer({"cat": 0.0, "dog": 1.0})
 
     use_model_double(monkeypatch, classify_while_another_delivery_finishes)
     tasks.predict_image(prediction.pk)

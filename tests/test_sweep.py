@@ -13,11 +13,10 @@ from django.utils import timezone
 from catdog_site.celery import app as celery_app
 from classifier import tasks
 from classifier.actions import do_resend_predictions
-from classifier.inference import Classification
 from classifier.models import Prediction
 from trainer.models import ModelVersion
 
-from .conftest import use_model_double
+from .conftest import answer, use_model_double
 from .test_enqueue_broker_down import UNREACHABLE_BROKER, _use_broker
 from .worker import broker_url, purge
 
@@ -40,7 +39,7 @@ def fake_model(monkeypatch):
 
     def classify(version, source):
         calls.append(version.pk)
-        return Classification(label="dog", confidence=0.8, probabilities={"cat": 0.2, "dog": 0.8}, inference_ms=7.0)
+        return answer({"cat": 0.2, "dog": 0.8})
 
     use_model_double(monkeypatch, classify)
     return calls

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Imported only by the training worker, which runs TensorFlow by design.
-TRAINING_ONLY = ["trainer.ml.model", "trainer.ml.train"]
+# Imported only by the workers, which run TensorFlow by design: the training pipeline, and the served model
+# (the prediction worker imports it inside classifier.inference's model loading).
+TRAINING_ONLY = ["trainer.ml.model", "trainer.ml.train", "trainer.ml.serving"]
 
 _IMPORT_WHAT_THE_WEB_CAN_LOAD = """
 import importlib, json, pkgutil, sys

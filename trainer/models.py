@@ -166,6 +166,31 @@ class ModelVersion(models.Model):
         help_text="SHA-256 over the (class, image SHA-256) pairs it was measured on: equal hashes, same test.",
     )
     is_active = models.BooleanField(default=False)
+    # "none of these" and "not sure" (trainer/ml/verdicts.py): fitted on the training photos when the version
+    # is trained, measured on its test photos (and on `outlier_dataset`, photos of none of its classes).
+    # A version without a calibration answers every photo with a class.
+    calibration = models.FileField(upload_to=_model_upload_to, blank=True, max_length=300)
+    calibration_sha256 = models.CharField(max_length=64, blank=True)
+    calibration_report = models.JSONField(
+        default=dict, blank=True, help_text="Per operating point: thresholds, and the shares measured on held-out photos."
+    )
+    operating_point = models.CharField(
+        max_length=20,
+        choices=[(name, name.capitalize()) for name in ml.OPERATING_POINTS],
+        default=ml.DEFAULT_OPERATING_POINT,
+    )
+    operating_point_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    operating_point_set_at = models.DateTimeField(null=True, blank=True)
+    outlier_dataset = models.ForeignKey(
+        Dataset,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Photos of none of the version's classes, to measure how many it answers \"none of these\".",
+    )
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -204,3 +229,28 @@ class ModelVersion(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class TestPhotoResult(models.Model):
+    """How a version answered one of its test photos: the rows behind each cell of its confusion matrix."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="test_results")
+    # The photo, found by content among the datasets catdog keeps; the shipped model's photos are not kept.
+    sha256 = models.CharField(max_length=64, db_index=True)
+    name = models.CharField(max_length=300, help_text="The photo's file name when it was measured.")
+    true_label = models.CharField(max_length=64)
+    predicted_label = models.CharField(max_length=64)
+    verdict = models.CharField(max_length=64, blank=True)
+    confidence = models.FloatField()
+    probabilities = models.JSONField(default=dict)
+    # The class activation map of the predicted class, a few cells a side, 0..255 row by row (trainer/ml/heatmaps.py).
+    heatmap = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-confidence", "id"]
+        indexes = [
+            models.Index(fields=["version", "true_label", "predicted_label"], name="trainer_testresult_cell"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}: {self.true_label} answered {self.predicted_label}"

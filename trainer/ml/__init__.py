@@ -45,3 +45,14 @@ TUNABLE_SETTINGS = (
     "augmentation",
     "augment_copies",
 )
+
+# The two answers beside a class name that a calibrated version gives (trainer/ml/verdicts.py): "unsure",
+# the photo shows one of its classes but it cannot tell which; "other", the photo shows none of them. No
+# class may bear either name.
+UNSURE = "unsure"
+OTHER = "other"
+VERDICT_WORDS = (UNSURE, OTHER)
+# How cautious a calibrated version is, chosen per version by an administrator without retraining: the
+# share of held-out photos of its own classes that the "none of these" rule keeps. "balanced" is the default.
+OPERATING_POINTS = {"strict": 0.98, "balanced": 0.99, "lenient": 0.995}
+DEFAULT_OPERATING_POINT = "balanced"

@@ -1,6 +1,20 @@
 """Test-set metrics from predicted probabilities, as plain JSON-ready numbers (NumPy only)."""
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+
+
+@dataclass
+class TestAnswer:
+    """How a trained version answered one of its test photos (stored as a trainer.models.TestPhotoResult)."""
+
+    path: Path
+    true_label: str
+    probabilities: dict[str, float]
+    verdict: str  # a class name, "unsure" or "other" (trainer/ml/verdicts.py)
+    heatmap: list[list[int]]  # the top class's activation map, 0..255 (trainer/ml/heatmaps.py `to_bytes`)
 
 
 def evaluate(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict:
