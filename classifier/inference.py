@@ -278,7 +278,9 @@ def _local_path(version: "ModelVersion", field_file, sha256: str, what: str, suf
     try:
         return copy_verified(field_file.storage, field_file.name, local, sha256)
     except ChecksumMismatch:
-        raise ModelFileError(f"The stored {what} of model version {version} does not match its recorded SHA-256.") from None
+        raise ModelFileError(
+            f"The stored {what} of model version {version} does not match its recorded SHA-256."
+        ) from None
     except FileNotFoundError:
         raise _missing(version, field_file, what) from None
     except Exception as error:  # storage unreachable or failing (S3 errors are not all OSErrors)

@@ -172,7 +172,9 @@ class ModelVersion(models.Model):
     calibration = models.FileField(upload_to=_model_upload_to, blank=True, max_length=300)
     calibration_sha256 = models.CharField(max_length=64, blank=True)
     calibration_report = models.JSONField(
-        default=dict, blank=True, help_text="Per operating point: thresholds, and the shares measured on held-out photos."
+        default=dict,
+        blank=True,
+        help_text="Per operating point: its thresholds and the shares measured on held-out photos.",
     )
     operating_point = models.CharField(
         max_length=20,
@@ -189,7 +191,7 @@ class ModelVersion(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Photos of none of the version's classes, to measure how many it answers \"none of these\".",
+        help_text='Photos of none of the version\'s classes, to measure how many it answers "none of these".',
     )
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='modelversion',
             name='calibration_report',
-            field=models.JSONField(blank=True, default=dict, help_text='Per operating point: thresholds, and the shares measured on held-out photos.'),
+            field=models.JSONField(blank=True, default=dict, help_text='Per operating point: its thresholds and the shares measured on held-out photos.'),
         ),
         migrations.AddField(
             model_name='modelversion',
