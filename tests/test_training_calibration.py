@@ -72,7 +72,7 @@ def test_calibrate_version_gives_an_older_version_its_calibration(trained, tmp_p
     train = write_tree(tmp_path / "train", dict(list(photos.items())[:4] + list(photos.items())[8:12]))
     test = write_tree(tmp_path / "test", dict(list(photos.items())[4:8] + list(photos.items())[12:]))
 
-    call_command("calibrate_version", str(train), str(test), version=trained.pk)
+    call_command("calibrate_version", str(train), str(test), version_id=trained.pk)
 
     trained.refresh_from_db()
     assert trained.calibration.name and trained.calibration.name != name
@@ -86,4 +86,4 @@ def test_calibrate_version_refuses_test_photos_of_other_classes(trained, tmp_pat
     train = write_tree(tmp_path / "train", class_folders({"cat": 4, "dog": 4}))
     test = write_tree(tmp_path / "test", class_folders({"cat": 2, "fox": 2}))
     with pytest.raises(CommandError, match="fox"):
-        call_command("calibrate_version", str(train), str(test), version=trained.pk)
+        call_command("calibrate_version", str(train), str(test), version_id=trained.pk)

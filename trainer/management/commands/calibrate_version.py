@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("test", type=Path, help="Its test photos, same classes: measured, never fitted on.")
         parser.add_argument("--outliers", type=Path, help="Photos of none of its classes, in any folders.")
         which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--version", type=int, help="The id of the model version to calibrate.")
+        which.add_argument("--version-id", type=int, help="The id of the model version to calibrate.")
         which.add_argument("--shipped", action="store_true", help="Calibrate the model in trainer/shipped/.")
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
 
@@ -65,9 +65,9 @@ class Command(BaseCommand):
             folder = Path(settings.CATDOG_SHIPPED_MODEL_DIR)
             sidecar = json.loads((folder / SHIPPED_SIDECAR).read_text())
             return folder / sidecar["file"], sidecar["class_names"], sidecar["image_size"], None
-        version = ModelVersion.objects.filter(pk=options["version"], status=ModelVersion.Status.READY).first()
+        version = ModelVersion.objects.filter(pk=options["version_id"], status=ModelVersion.Status.READY).first()
         if version is None:
-            raise CommandError(f"There is no ready model version with id {options['version']}.")
+            raise CommandError(f"There is no ready model version with id {options['version_id']}.")
         path = copy_verified(version.file.storage, version.file.name, scratch / "model.keras", version.file_sha256)
         return path, list(version.class_names), version.image_size, version
 
