@@ -1,0 +1,96 @@
+"""Heatmaps as pictures: the model's coarse grid (7x7 for MobileNetV2) as a grayscale PNG over the upright
+photo, and the coloured, see-through version the detail page lays over the photo. Pillow and NumPy only:
+the web process colours the stored grayscale on request.
+
+The model sees the whole upright photo squashed to a square (trainer/images.py `load_for_model`), so cell
+(i, j) of the grid covers the same share of the photo however wide it is: stretching the grid to the
+photo's own proportions puts every cell back over the part of the photo it came from.
+"""
+
+import io
+from typing import BinaryIO
+
+import numpy as np
+from PIL import ExifTags, Image
+
+# Long enough to follow a subject's outline once smoothed, small enough to cost a few milliseconds and a
+# few kilobytes; a smaller photo keeps its own size.
+LONG_SIDE = 512
+
+# EXIF orientations that turn the photo a quarter (ImageOps.exif_transpose swaps its sides for these).
+_QUARTER_TURNS = {5, 6, 7, 8}
+
+# Matplotlib's "inferno" at nine even steps: perceptually uniform, dark to bright, and readable by the
+# colour-blind and in grayscale print. Interpolated linearly into a 256-entry table.
+_INFERNO = np.array(
+    [
+        (0, 0, 4),
+        (31, 12, 72),
+        (85, 15, 109),
+        (136, 34, 106),
+        (186, 54, 85),
+        (227, 89, 51),
+        (249, 140, 10),
+        (249, 201, 50),
+        (252, 255, 164),
+    ],
+    dtype=np.float64,
+)
+# The overlay hides little of the photo where the model did not look and tints it strongly where it did.
+_ALPHA_RANGE = (0.15, 0.7)
+
+
+def _colour_table() -> np.ndarray:
+    steps = np.linspace(0.0, 1.0, len(_INFERNO))
+    levels = np.linspace(0.0, 1.0, 256)
+    rgb = np.stack([np.interp(levels, steps, _INFERNO[:, channel]) for channel in range(3)], axis=1)
+    alpha = 255 * (_ALPHA_RANGE[0] + (_ALPHA_RANGE[1] - _ALPHA_RANGE[0]) * levels)
+    return np.rint(np.column_stack([rgb, alpha])).astype(np.uint8)
+
+
+_COLOURS = _colour_table()  # (256, 4) RGBA
+
+
+def upright_size(photo: BinaryIO) -> tuple[int, int]:
+    """(width, height) of the photo as people see it, EXIF orientation applied, from its header alone.
+
+    Prediction.width/height are the stored file's own, before any turn (trainer/images.py `check_image`).
+    """
+    with Image.open(photo) as image:
+        width, height = image.size
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
+
+
+def heatmap_size(photo_size: tuple[int, int], long_side: int = LONG_SIDE) -> tuple[int, int]:
+    """The picture's (width, height): the photo's proportions, its long side at most `long_side`."""
+    width, height = photo_size
+    scale = min(1.0, long_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def render_grayscale(heatmap: np.ndarray, photo_size: tuple[int, int]) -> bytes:
+    """A PNG of the (h, w) 0..1 map stretched over the upright photo's `photo_size`; brighter = weighed more.
+
+    Bicubic upsampling from the cell centres: the blocky grid would suggest edges the model never saw.
+    """
+    grid = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
+    if grid.ndim != 2 or grid.size == 0:
+        raise ValueError(f"A heatmap is a non-empty 2-D grid; this one has shape {grid.shape}.")
+    smooth = Image.fromarray(grid).resize(heatmap_size(photo_size), Image.Resampling.BICUBIC)
+    # Bicubic overshoots a little around sharp peaks: clipped back to the grid's range.
+    levels = np.rint(np.clip(np.asarray(smooth), 0.0, 1.0) * 255).astype(np.uint8)
+    return _png(Image.fromarray(levels))
+
+
+def render_overlay(grayscale_png: BinaryIO) -> bytes:
+    """The stored grayscale heatmap in colour (inferno), with an alpha that grows with the weight, as RGBA PNG."""
+    with Image.open(grayscale_png) as image:
+        levels = np.asarray(image.convert("L"))
+    return _png(Image.fromarray(_COLOURS[levels]))
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)  # optimize triples the time for a few per cent
+    return out.getvalue()
