@@ -107,7 +107,7 @@ def do_resend_predictions(limit: int = 500) -> int:
 
 
 def do_delete_prediction(prediction: Prediction) -> None:
-    """Delete the row; its photo and thumbnail go once the deletion commits (django-cleanup), as they do
+    """Delete the row; its photo, thumbnail and heatmap go once the deletion commits (django-cleanup), as they do
     on every other path: a deleted owner, the admin's delete and bulk delete."""
     prediction.delete()
 
