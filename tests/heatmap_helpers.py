@@ -15,7 +15,8 @@ def stored_heatmap(prediction: Prediction) -> np.ndarray:
         return np.asarray(image)
 
 
-def png_pixels(data: bytes) -> np.ndarray:
+def png_pixels(data: bytes, mode: str = "L") -> np.ndarray:
+    """A PNG's pixels in `mode`: "L" for the grayscale heatmap, "RGBA" for the overlay (a palette PNG)."""
     with Image.open(io.BytesIO(data)) as image:
         assert image.format == "PNG"
-        return np.asarray(image)
+        return np.asarray(image.convert(mode))

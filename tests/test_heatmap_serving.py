@@ -94,7 +94,7 @@ def test_the_overlay_is_the_stored_heatmap_in_colour_and_writes_nothing(answered
     files = media_files(settings)
     r = client.get(reverse("classifier:heatmap", args=[prediction.pk]), {"overlay": "1"})
     assert r.status_code == 200 and r["Content-Type"] == "image/png"
-    overlay, gray = png_pixels(r.content), stored_heatmap(prediction)
+    overlay, gray = png_pixels(r.content, "RGBA"), stored_heatmap(prediction)
     assert overlay.shape == (*gray.shape, 4)  # RGBA, over the same photo
     # Where the model looked is brighter and less see-through than where it did not.
     hot, cold = np.unravel_index(gray.argmax(), gray.shape), np.unravel_index(gray.argmin(), gray.shape)
