@@ -25,7 +25,13 @@ from .trainings import (
     do_finish_training,
     do_request_training,
 )
-from .versions import ActivationCheck, check_activation, do_activate_model_version, do_register_model_version
+from .versions import (
+    ActivationCheck,
+    check_activation,
+    do_activate_model_version,
+    do_register_model_version,
+    do_set_operating_point,
+)
 
 __all__ = [
     "ActivationCheck",
@@ -48,4 +54,5 @@ __all__ = [
     "do_recheck_dataset",
     "do_register_model_version",
     "do_request_training",
+    "do_set_operating_point",
 ]
