@@ -43,7 +43,7 @@ def answer_of(verdict: str, probabilities: dict[str, float], class_names: list[s
             "Can't tell",
             _hesitation(probabilities),
             f"The photo looks like {_one_of(names)}, but the model cannot tell which: the likeliest classes "
-            "are too close to call. A clearer photo of the whole animal, or a different angle, may help.",
+            "are too close to call. A clearer photo, or one from another angle, may help.",
         )
     if verdict == OTHER:
         return Answer(

@@ -88,14 +88,18 @@ def test_without_outliers_or_kept_answers_the_table_says_so(admin_client):
     ModelVersion.objects.filter(pk=version.pk).update(calibration_report=report)
     page = _page(admin_client, version)
     assert _cells(_row(page, "strict"))[3:] == ["— (nothing kept)", "no outlier photos were given"]
-    assert "outlier photo" not in page.split("data-calibration", 1)[1].split("</caption>", 1)[0]
+    measured = page.split("data-measured>", 1)[1].split("</p>", 1)[0]
+    assert measured == "Measured when it was trained, on 400 held-out photos of its own classes."
 
 
 def test_someone_who_may_activate_gets_the_form_and_others_a_read_only_table(admin_client, staff_client):
     version = _calibrated()
     page = _page(admin_client, version)
     assert f'action="/admin/trainer/modelversion/{version.pk}/operating-point/"' in page
-    assert page.count('type="radio" name="operating_point"') == 3
+    assert page.count('type="radio" form="operating-point-form" name="operating_point"') == 3
+    # The section is inside the admin's own form, and forms cannot nest: its own form stands before that one.
+    assert page.index('<form id="operating-point-form"') < page.index('id="modelversion_form"')
+    assert page.count("<form") == page.count("</form>")
     assert 'value="balanced" id="op-balanced" checked' in page
     read_only = _page(staff_client, version)
     assert "data-operating-point-form" not in read_only and 'type="radio"' not in read_only
