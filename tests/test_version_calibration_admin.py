@@ -13,19 +13,9 @@ from django.urls import reverse
 from trainer.models import ModelVersion
 
 from .training_helpers import saved_version
+from .verdict_helpers import CALIBRATION_REPORT as REPORT
 
 pytestmark = pytest.mark.django_db
-
-REPORT = {
-    "method": "Mahalanobis distance of the backbone's features to each class, thresholds on held-out photos.",
-    "operating_points": {
-        "strict": {"kept": 0.912, "unsure": 0.041, "other": 0.047, "accuracy": 0.998, "outliers_other": 0.991},
-        "balanced": {"kept": 0.951, "unsure": 0.03, "other": 0.019, "accuracy": 0.996, "outliers_other": 0.972},
-        "lenient": {"kept": 0.973, "unsure": 0.02, "other": 0.007, "accuracy": 0.993, "outliers_other": 0.95},
-    },
-    "held_out": 400,
-    "outliers": 595,
-}
 
 
 def _calibrated(**fields) -> ModelVersion:

@@ -12,24 +12,13 @@ from classifier.validation import check_image_upload
 from trainer.models import ModelVersion
 
 from ..conftest import SHARED_DATA, shared_photo, upload
+from ..verdict_helpers import CALIBRATION_REPORT as REPORT
 from .browser import PHONE, assert_fits_the_width, assert_images_loaded
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery"
 OUTLIER = SHARED_DATA.parent / "outliers-lowres" / "airplane_0003.jpg"  # 30 x 30 px, as the set's photos are
-REPORT = {
-    "method": "Distance of the photo's backbone features to each class's training features, with a threshold "
-    "per operating point set on held-out training photos; a margin between the two likeliest classes for "
-    "“can't tell”.",
-    "operating_points": {
-        "strict": {"kept": 0.912, "unsure": 0.041, "other": 0.047, "accuracy": 0.998, "outliers_other": 0.991},
-        "balanced": {"kept": 0.951, "unsure": 0.03, "other": 0.019, "accuracy": 0.996, "outliers_other": 0.972},
-        "lenient": {"kept": 0.973, "unsure": 0.02, "other": 0.007, "accuracy": 0.993, "outliers_other": 0.95},
-    },
-    "held_out": 400,
-    "outliers": 595,
-}
 
 
 def _screenshot_of_a_form(path: Path) -> Path:

@@ -15,7 +15,7 @@ from ..models import ModelVersion
 
 # What each level means to the person choosing it; the measured shares are beside it in the table.
 _POINT_HINTS = {
-    "strict": 'answers “none of these” most readily: the fewest wrong answers, more photos left unanswered',
+    "strict": "answers “none of these” most readily: the fewest wrong answers, more photos left unanswered",
     "balanced": "the default",
     "lenient": "answers with a class most readily: more photos answered, more of them wrong",
 }
