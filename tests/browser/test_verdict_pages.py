@@ -102,6 +102,10 @@ def test_the_history_and_each_detail_page_say_the_verdict(page, expect, screensh
     expect(cards).to_have_count(2)
     expect(page.locator("[data-filters] [aria-current=true]")).to_contain_text("None of these")
     screenshot(page, "history-none-of-these")
+    page.goto(f"{live_url}/predictions/?verdict=horse")
+    expect(page.locator("[data-unknown-verdict]")).to_contain_text("No answer can be “horse”")
+    expect(cards).to_have_count(4)
+    screenshot(page, "history-unknown-verdict")
 
     phone = chromium.new_context(viewport=PHONE, storage_state=page.context.storage_state()).new_page()
     phone.goto(f"{live_url}/predictions/")
