@@ -56,7 +56,8 @@ def _render_upload(request, form, status=200):
 
 @require_GET
 def history(request):
-    filters, unknown_verdict = _history_filters(request)
+    choices = verdict_choices(request.user)
+    filters, unknown_verdict = _history_filters(request, choices)
     predictions = Prediction.objects.filter(owner=request.user).select_related("model_version")
     if "label" in filters:
         predictions = predictions.filter(label=filters["label"])
@@ -76,7 +77,7 @@ def history(request):
         "poll_url": poll_url,
         "filter_query": urlencode(filters),
         "unknown_verdict": unknown_verdict,
-        **_filter_context(request.user, filters),
+        **_filter_context(request.user, filters, choices),
     }
     return render(request, "classifier/history.html", context)
 
@@ -85,17 +86,17 @@ def _with_query(url: str, query: dict) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def _history_filters(request) -> tuple[dict[str, str], str]:
+def _history_filters(request, choices: list[str]) -> tuple[dict[str, str], str]:
     """The history's filters from its URL (`label`, the top class; `verdict`), and a verdict no answer of this
     person can have, if one was asked for: the page then shows everything and says so (no 404 for a
     filter that an old link or a retired model version left behind)."""
     filters = {name: request.GET[name] for name in ("label", "verdict") if request.GET.get(name)}
-    if "verdict" in filters and filters["verdict"] not in verdict_choices(request.user):
+    if "verdict" in filters and filters["verdict"] not in choices:
         return {key: value for key, value in filters.items() if key != "verdict"}, filters["verdict"]
     return filters, ""
 
 
-def _filter_context(user, filters: dict[str, str]) -> dict:
+def _filter_context(user, filters: dict[str, str], choices: list[str]) -> dict:
     """What the history's filter chips show (classifier/_history_filters.html): each verdict with its count."""
     counts = Prediction.objects.filter(owner=user).verdict_counts()
     chips = [
@@ -105,7 +106,7 @@ def _filter_context(user, filters: dict[str, str]) -> dict:
             "kind": value if value in VERDICT_CHOICE_NAMES else "class",
             "count": counts.get(value, 0),
         }
-        for value in verdict_choices(user)
+        for value in choices
     ]
     return {
         "chips": chips if counts or "verdict" in filters else [],
@@ -144,7 +145,9 @@ def _updates(request, **context):
     changed = [prediction for prediction in found if prediction.page_state != shown[prediction.pk]]
     context |= {"changed": changed, "gone": sorted(set(shown) - {prediction.pk for prediction in found})}
     if context["in_list"] and any(prediction.is_finished for prediction in changed):
-        context |= {"filters_changed": True, **_filter_context(request.user, _history_filters(request)[0])}
+        choices = verdict_choices(request.user)
+        filters = _history_filters(request, choices)[0]
+        context |= {"filters_changed": True, **_filter_context(request.user, filters, choices)}
     still_pending = any(not prediction.is_finished for prediction in found)
     return render(request, "classifier/_updates.html", context, status=200 if still_pending else _STOP_POLLING)
 
