@@ -148,9 +148,11 @@ def test_a_model_trained_by_the_worker_is_stored_in_the_bucket_and_answers(s3, w
 
     assert version.status == ModelVersion.Status.READY, version.error or _worker_log(worker_dirs)
     assert version.file.name.startswith("models/s3-trained-") and version.file.name in s3.keys()
+    assert version.calibration.name in s3.keys()  # the verdict rule travels with the model
     do_activate_model_version(version)
     for label in CLASS_COLOURS:
         prediction = _predict(client, user, Path(f"{label}.png"), coloured_photo(label, "never seen"))
         assert prediction.status == Prediction.Status.DONE, prediction.error or _worker_log(worker_dirs)
         assert (prediction.label, prediction.model_version) == (label, version), prediction.probabilities
-    assert [p.name for p in worker_dirs["cache"].iterdir()] == [f"{version.file_sha256}.keras"]
+    cached = {f"{version.file_sha256}.keras", f"{version.calibration_sha256}.npz"}
+    assert {p.name for p in worker_dirs["cache"].iterdir()} == cached

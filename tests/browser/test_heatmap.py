@@ -56,7 +56,7 @@ def test_the_heatmap_lies_over_the_upright_photo_and_the_switch_toggles_it(
     page.wait_for_url(f"{live_url}/predictions/*/")
     overlay = page.locator("[data-heatmap]")
     expect(overlay).to_be_visible(timeout=60_000)  # brought by the page's poll, or there on arrival
-    expect(page.locator('.result [data-field="label"]')).to_have_text("cat")
+    expect(page.locator('.result [data-field="verdict"]')).to_have_text("cat")
     assert_images_loaded(page)
     photo_box, overlay_box = _box(page, "[data-photo]"), _box(page, "[data-heatmap]")
     for key in ("x", "y", "width", "height"):

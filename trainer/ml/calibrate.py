@@ -96,6 +96,12 @@ def calibrate(
     return Calibrated(calibration, report, answers)
 
 
+def calibrate_saved(model_path: Path, class_names: list[str], photos: Photos, *, seed: int) -> Calibrated:
+    """`calibrate` for a saved `.keras` model (a version trained before calibrations, the shipped model)."""
+    model = keras.saving.load_model(model_path, compile=False)
+    return calibrate(model, class_names, photos, batch_size=32, seed=seed)
+
+
 @dataclass
 class _Answers:
     probabilities: np.ndarray

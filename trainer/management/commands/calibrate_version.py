@@ -35,9 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         # TensorFlow loads here, never when Django merely lists the commands.
-        import keras
-
-        from trainer.ml.calibrate import calibrate
+        from trainer.ml.calibrate import calibrate_saved
         from trainer.ml.data import DatasetError
 
         with tempfile.TemporaryDirectory() as scratch:
@@ -46,8 +44,7 @@ class Command(BaseCommand):
                 photos = _photos(options, class_names, image_size)
             except DatasetError as error:
                 raise CommandError(str(error)) from error
-            model = keras.saving.load_model(model_path, compile=False)
-            calibrated = calibrate(model, class_names, photos, batch_size=32, seed=options["seed"])
+            calibrated = calibrate_saved(model_path, class_names, photos, seed=options["seed"])
             if calibrated.calibration is None:
                 raise CommandError(f"No calibration could be fitted: {calibrated.report['error']}")
             self._print(calibrated.report)
