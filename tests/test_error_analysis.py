@@ -7,24 +7,21 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
-from trainer.models import Dataset, DatasetImage
-from trainer.models import TestPhotoResult as Answer  # as pytest would collect a class named Test*
+from trainer.models import Dataset
+from trainer.models import TestPhotoResult as Answer  # renamed: pytest would try to collect a class named Test*
 
 from .conftest import image_bytes
+from .error_analysis_helpers import answer_row, keep_photo
 from .page_helpers import _page
 from .training_helpers import saved_version
 
 pytestmark = pytest.mark.django_db
 
-# A heatmap lit in its left column only: the model looked at the photo's left edge.
-LEFT = [[255, 0, 0, 0, 0, 0, 0] for _ in range(7)]
 _LINK = re.compile(r'<a href="([^"]+)" data-true="([^"]+)" data-predicted="([^"]+)">(\d+)</a>')
 
 
@@ -38,33 +35,6 @@ def version(dataset):
     return saved_version(name="v1", dataset=dataset, metrics={"confusion_matrix": [[3, 2], [1, 2]]})
 
 
-def _keep(dataset, label: str, data: bytes, *, thumbnail: bytes | None = None, size=(64, 48)) -> DatasetImage:
-    """A photo kept by `dataset`, its files in storage as ingestion names them."""
-    sha256 = hashlib.sha256(data).hexdigest()
-    stem = f"datasets/{dataset.pk}/{label}/{sha256}"
-    image = DatasetImage(dataset=dataset, label=label, sha256=sha256, width=size[0], height=size[1])
-    image.file.name = default_storage.save(f"{stem}.png", ContentFile(data))
-    if thumbnail is not None:
-        image.thumbnail.name = default_storage.save(f"{stem}.thumb.jpg", ContentFile(thumbnail))
-    image.save()
-    return image
-
-
-def _row(version, true_label, predicted_label, confidence, *, sha256=None, name=None, **fields) -> Answer:
-    other = next(label for label in version.class_names if label != predicted_label)
-    defaults = {
-        "sha256": sha256 or hashlib.sha256(f"{true_label}{predicted_label}{confidence}".encode()).hexdigest(),
-        "name": name or f"{true_label}.{confidence}.jpg",
-        "verdict": predicted_label,
-        "probabilities": {predicted_label: confidence, other: round(1 - confidence, 6)},
-        "heatmap": LEFT,
-    }
-    return Answer.objects.create(
-        version=version, true_label=true_label, predicted_label=predicted_label, confidence=confidence,
-        **{**defaults, **fields},
-    )  # fmt: skip
-
-
 @pytest.fixture
 def rows(version):
     """The matrix's 8 photos: cat answered cat 3, cat answered dog 2, dog answered cat 1, dog answered dog 2."""
@@ -74,7 +44,7 @@ def rows(version):
         ("dog", "cat"): [0.8],
         ("dog", "dog"): [0.7, 0.95],
     }
-    return {cell: [_row(version, *cell, c) for c in confidences] for cell, confidences in cells.items()}
+    return {cell: [answer_row(version, *cell, c) for c in confidences] for cell, confidences in cells.items()}
 
 
 def _change(client, version):
@@ -118,7 +88,8 @@ def test_each_cell_with_photos_links_to_them_with_its_count(admin_client, versio
 
 def test_a_cell_without_photos_has_no_link(admin_client, dataset):
     version = saved_version(dataset=dataset, metrics={"confusion_matrix": [[2, 0], [0, 1]]})
-    _row(version, "cat", "cat", 0.9), _row(version, "cat", "cat", 0.8), _row(version, "dog", "dog", 0.7)
+    for true_label, confidence in (("cat", 0.9), ("cat", 0.8), ("dog", 0.7)):
+        answer_row(version, true_label, true_label, confidence)
     html = _change(admin_client, version).content.decode()
     assert {(true, predicted) for _, true, predicted, _ in _LINK.findall(html)} == {("cat", "cat"), ("dog", "dog")}
     assert "No test photo was answered wrongly." in html
@@ -151,7 +122,7 @@ def test_the_worst_mistakes_are_every_wrong_answer_the_most_confident_first(admi
 
 
 def test_a_long_list_comes_in_pages_of_sixty(admin_client, version):
-    results = [_row(version, "cat", "dog", c / 100, name=f"{c}.jpg") for c in range(20, 81)]  # 61 mistakes
+    results = [answer_row(version, "cat", "dog", c / 100, name=f"{c}.jpg") for c in range(20, 81)]  # 61 mistakes
     order = _most_confident_first(results)
     first, second = admin_client.get(_mistakes_url(version)), admin_client.get(_mistakes_url(version) + "?page=2")
     assert _listed(first) == order[:60]
@@ -161,8 +132,8 @@ def test_a_long_list_comes_in_pages_of_sixty(admin_client, version):
 
 def test_each_photo_shows_its_thumbnail_probabilities_verdict_and_heatmap(admin_client, version, dataset):
     data = image_bytes("PNG", size=(64, 48))
-    _keep(dataset, "cat", data, thumbnail=image_bytes("JPEG", size=(32, 24)))
-    result = _row(version, "cat", "dog", 0.875, sha256=hashlib.sha256(data).hexdigest(), name="cat.12.jpg",
+    keep_photo(dataset, "cat", data, thumbnail=image_bytes("JPEG", size=(32, 24)))
+    result = answer_row(version, "cat", "dog", 0.875, sha256=hashlib.sha256(data).hexdigest(), name="cat.12.jpg",
                   verdict="unsure")  # fmt: skip
     html, page = _page(admin_client.get(_cell_url(version, "cat", "dog")))
     [item] = re.findall(r'<li class="test-photo wrong".*?</li>', html, re.DOTALL)
@@ -178,8 +149,8 @@ def test_each_photo_shows_its_thumbnail_probabilities_verdict_and_heatmap(admin_
 
 def test_a_version_whose_photos_are_not_kept_shows_their_heatmaps_and_says_why(admin_client):
     shipped = saved_version(name="shipped", metrics={"confusion_matrix": [[1, 1], [0, 0]]})
-    kept_nowhere = _row(shipped, "cat", "dog", 0.9, name="cat.1001.jpg")
-    _row(shipped, "cat", "cat", 0.8)
+    kept_nowhere = answer_row(shipped, "cat", "dog", 0.9, name="cat.1001.jpg")
+    answer_row(shipped, "cat", "cat", 0.8)
     html, page = _page(admin_client.get(_mistakes_url(shipped)))
     assert _listed(admin_client.get(_mistakes_url(shipped))) == [kept_nowhere.pk]
     assert 'data-name="cat.1001.jpg"' in html
@@ -197,8 +168,8 @@ def test_a_version_whose_photos_are_not_kept_shows_their_heatmaps_and_says_why(a
 
 def test_the_photo_is_its_thumbnail_when_it_has_one(admin_client, version, dataset):
     thumbnail = image_bytes("JPEG", size=(32, 24))
-    image = _keep(dataset, "cat", image_bytes("PNG"), thumbnail=thumbnail)
-    r = admin_client.get(_photo_url(_row(version, "cat", "dog", 0.9, sha256=image.sha256)))
+    image = keep_photo(dataset, "cat", image_bytes("PNG"), thumbnail=thumbnail)
+    r = admin_client.get(_photo_url(answer_row(version, "cat", "dog", 0.9, sha256=image.sha256)))
     assert r.status_code == 200 and r["Content-Type"] == "image/jpeg"
     assert b"".join(r.streaming_content) == thumbnail
     assert r["Cache-Control"] == "private, max-age=3600"
@@ -206,8 +177,8 @@ def test_the_photo_is_its_thumbnail_when_it_has_one(admin_client, version, datas
 
 def test_the_photo_is_its_own_file_without_a_thumbnail(admin_client, version, dataset):
     data = image_bytes("PNG", color=(1, 2, 3))
-    image = _keep(dataset, "cat", data)
-    r = admin_client.get(_photo_url(_row(version, "cat", "dog", 0.9, sha256=image.sha256)))
+    image = keep_photo(dataset, "cat", data)
+    r = admin_client.get(_photo_url(answer_row(version, "cat", "dog", 0.9, sha256=image.sha256)))
     assert r.status_code == 200 and r["Content-Type"] == "image/png"
     assert b"".join(r.streaming_content) == data
 
@@ -215,8 +186,8 @@ def test_the_photo_is_its_own_file_without_a_thumbnail(admin_client, version, da
 def test_the_photo_is_found_in_any_dataset_by_its_content(admin_client, version):
     elsewhere = Dataset.objects.create(name="other", source="zip")
     data = image_bytes("PNG", color=(9, 9, 9))
-    image = _keep(elsewhere, "cat", data)
-    r = admin_client.get(_photo_url(_row(version, "cat", "cat", 0.9, sha256=image.sha256)))
+    image = keep_photo(elsewhere, "cat", data)
+    r = admin_client.get(_photo_url(answer_row(version, "cat", "cat", 0.9, sha256=image.sha256)))
     assert r.status_code == 200 and b"".join(r.streaming_content) == data
 
 
@@ -228,8 +199,8 @@ def _heatmap(client, result) -> Image.Image:
 
 
 def test_the_heatmap_has_the_photos_shape_and_lies_where_the_model_looked(admin_client, version, dataset):
-    image = _keep(dataset, "cat", image_bytes("PNG", size=(64, 32)), size=(64, 32))
-    heatmap = _heatmap(admin_client, _row(version, "cat", "dog", 0.9, sha256=image.sha256))
+    image = keep_photo(dataset, "cat", image_bytes("PNG", size=(64, 32)), size=(64, 32))
+    heatmap = _heatmap(admin_client, answer_row(version, "cat", "dog", 0.9, sha256=image.sha256))
     assert heatmap.mode == "RGBA" and heatmap.size == (320, 160)
     alpha = heatmap.getchannel("A")
     assert alpha.getpixel((2, 80)) > alpha.getpixel((317, 80))  # lit on the left, as the grid is
@@ -240,16 +211,16 @@ def test_the_heatmap_follows_the_photo_turned_upright(admin_client, version, dat
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to view
     data = image_bytes("JPEG", size=(64, 32), exif=exif.tobytes())
-    image = _keep(dataset, "cat", data, size=(64, 32))
-    assert _heatmap(admin_client, _row(version, "cat", "dog", 0.9, sha256=image.sha256)).size == (160, 320)
+    image = keep_photo(dataset, "cat", data, size=(64, 32), extension="jpg")
+    assert _heatmap(admin_client, answer_row(version, "cat", "dog", 0.9, sha256=image.sha256)).size == (160, 320)
 
 
 def test_a_row_without_a_heatmap_has_none(admin_client, version):
-    assert admin_client.get(_heatmap_url(_row(version, "cat", "dog", 0.9, heatmap=[]))).status_code == 404
+    assert admin_client.get(_heatmap_url(answer_row(version, "cat", "dog", 0.9, heatmap=[]))).status_code == 404
 
 
 def test_a_heatmap_that_cannot_be_drawn_is_not_found_and_says_why(admin_client, version):
-    r = admin_client.get(_heatmap_url(_row(version, "cat", "dog", 0.9, heatmap=[[1, 2], [3]])))
+    r = admin_client.get(_heatmap_url(answer_row(version, "cat", "dog", 0.9, heatmap=[[1, 2], [3]])))
     assert r.status_code == 404
 
 
@@ -302,8 +273,8 @@ def test_staff_without_the_view_permission_are_refused(client, django_user_model
 
 
 def test_the_pages_only_read(admin_client, version, rows, dataset):
-    image = _keep(dataset, "cat", image_bytes("PNG"))
-    result = _row(version, "cat", "dog", 0.5, sha256=image.sha256)
+    image = keep_photo(dataset, "cat", image_bytes("PNG"))
+    result = answer_row(version, "cat", "dog", 0.5, sha256=image.sha256)
     change = reverse("admin:trainer_modelversion_change", args=[version.pk])
     urls = [change, _cell_url(version, "cat", "dog"), _mistakes_url(version), _photo_url(result), _heatmap_url(result)]
     with CaptureQueriesContext(connection) as queries:
