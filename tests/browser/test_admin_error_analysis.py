@@ -13,7 +13,7 @@ from trainer.models import Dataset
 from ..conftest import shared_photo
 from ..error_analysis_helpers import answer_row, keep_photo
 from ..training_helpers import saved_version
-from .browser import PHONE, assert_fits_the_width, assert_images_loaded
+from .browser import PHONE, assert_fits_the_width, assert_images_loaded, log_in_to_the_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,17 +55,9 @@ def versions(django_user_model):
     return version, shipped
 
 
-def _log_in(page, live_url) -> None:
-    page.goto(f"{live_url}/admin/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
-    page.wait_for_url(f"{live_url}/admin/")
-
-
 def test_an_admin_goes_from_the_matrix_to_the_photos_and_their_heatmaps(page, expect, screenshot, live_url, versions):
     version, shipped = versions
-    _log_in(page, live_url)
+    log_in_to_the_admin(page, live_url, "ada", PASSWORD)
     page.goto(f"{live_url}/admin/trainer/modelversion/{version.pk}/change/")
     screenshot(page, "version")
 
@@ -100,7 +92,7 @@ def test_an_admin_goes_from_the_matrix_to_the_photos_and_their_heatmaps(page, ex
 
 def test_photos_catdog_does_not_keep_show_their_heatmaps_and_why(page, expect, screenshot, live_url, versions):
     _, shipped = versions
-    _log_in(page, live_url)
+    log_in_to_the_admin(page, live_url, "ada", PASSWORD)
     page.goto(f"{live_url}/admin/trainer/modelversion/{shipped.pk}/mistakes/")
     expect(page.locator("li.test-photo")).to_have_count(2)
     expect(page.locator("[data-not-kept-note]")).to_contain_text("outside catdog's datasets")
