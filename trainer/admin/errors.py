@@ -47,7 +47,7 @@ class ErrorAnalysisMixin:
         """The confusion matrix with a link in each cell that has photos, and the link to the worst mistakes;
         a version measured before its test photos were recorded has neither, and its page says so."""
         counts = cell_counts(version)
-        if confusion and counts:
+        if confusion:
             confusion = [
                 {**row, "cells": [self._linked(version, row["name"], name, cell, counts)
                                   for name, cell in zip(version.class_names, row["cells"], strict=True)]}
@@ -114,8 +114,6 @@ class ErrorAnalysisMixin:
         """The row's heatmap drawn over the photo's upright shape (a square when the photo is not kept), as
         a coloured, partly transparent PNG to lay over it."""
         version, result = self._result(request, version_id, result_id)
-        if not result.heatmap:
-            raise Http404("This test photo has no heatmap.")
         image = kept_photos(version, [result.sha256]).get(result.sha256)
         width, height = image_size(*upright_size(image)) if image else (IMAGE_SIDE, IMAGE_SIDE)
         try:
