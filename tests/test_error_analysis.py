@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
+from trainer.images import check_image
 from trainer.models import Dataset
 from trainer.models import TestPhotoResult as Answer  # renamed: pytest would try to collect a class named Test*
 
@@ -206,12 +207,15 @@ def test_the_heatmap_has_the_photos_shape_and_lies_where_the_model_looked(admin_
     assert alpha.getpixel((2, 80)) > alpha.getpixel((317, 80))  # lit on the left, as the grid is
 
 
-def test_the_heatmap_follows_the_photo_turned_upright(admin_client, version, dataset):
-    """A photo stored 64 wide and 32 high but marked to be turned a quarter is seen 32 wide and 64 high."""
+@pytest.mark.parametrize("with_thumbnail", [True, False], ids=["its-thumbnail", "its-file"])
+def test_the_heatmap_follows_the_photo_turned_upright(admin_client, version, dataset, with_thumbnail):
+    """A photo stored 64 wide and 32 high but marked to be turned a quarter is seen 32 wide and 64 high,
+    whether the page shows its thumbnail (made upright when the dataset was checked) or its own file."""
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to view
     data = image_bytes("JPEG", size=(64, 32), exif=exif.tobytes())
-    image = keep_photo(dataset, "cat", data, size=(64, 32), extension="jpg")
+    thumbnail = check_image(io.BytesIO(data), "turned.jpg", len(data)).thumbnail if with_thumbnail else None
+    image = keep_photo(dataset, "cat", data, thumbnail=thumbnail, size=(64, 32), extension="jpg")
     assert _heatmap(admin_client, answer_row(version, "cat", "dog", 0.9, sha256=image.sha256)).size == (160, 320)
 
 
