@@ -39,7 +39,8 @@ def test_the_stretch_is_smooth_not_a_board_of_squares():
 
 
 def test_the_overlay_is_coloured_and_more_opaque_where_the_model_looked():
-    pixels = _open(overlay_png(_grid((3, 0)), 210, 140))
+    png = overlay_png(_grid((3, 0)), 210, 140)
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))  # as a browser reads it
     assert pixels.shape == (140, 210, 4)
     hot, cold = pixels[70, 2], pixels[70, -3]
     assert hot[3] > cold[3]  # alpha
