@@ -115,6 +115,15 @@ def test_a_cell_lists_exactly_its_photos_the_most_confident_first(admin_client, 
         assert _listed(r) == _most_confident_first(results), cell
 
 
+def test_a_cell_page_leads_to_every_other_cell_with_photos(admin_client, version, rows):
+    html, page = _page(admin_client.get(_cell_url(version, "cat", "dog")))
+    nav = html.split("data-cell-nav", 1)[1].split("</table>", 1)[0]
+    assert '<strong aria-current="page">2</strong>' in nav
+    for cell in [("cat", "cat"), ("dog", "cat"), ("dog", "dog")]:
+        assert f'<a href="{_cell_url(version, *cell)}">{len(rows[cell])}</a>' in nav, cell
+    assert page.find("a", href=_mistakes_url(version))
+
+
 def test_the_worst_mistakes_are_every_wrong_answer_the_most_confident_first(admin_client, version, rows):
     r = admin_client.get(_mistakes_url(version))
     wrong = rows[("cat", "dog")] + rows[("dog", "cat")]
