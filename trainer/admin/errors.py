@@ -75,16 +75,18 @@ class ErrorAnalysisMixin:
             raise Http404(f"{version} has no class named {true_label!r} or {predicted_label!r}.")
         answered = "answered correctly" if true_label == predicted_label else f"answered {predicted_label}"
         title = f"{true_label.capitalize()} photos {answered}"
-        return self._photos_page(request, version, cell_results(version, true_label, predicted_label), title)
+        results = cell_results(version, true_label, predicted_label)
+        return self._photos_page(request, version, results, title, current=(true_label, predicted_label))
 
     def mistakes_view(self, request, version_id):
         """Every wrong answer of the version, the most confident first."""
         version = self._version(request, version_id)
         return self._photos_page(request, version, mistakes(version), "Worst mistakes")
 
-    def _photos_page(self, request, version, results, title: str):
+    def _photos_page(self, request, version, results, title: str, current: tuple[str, str] | None = None):
         page = Paginator(results, PER_PAGE).get_page(request.GET.get("page"))
         photos = answered_photos(version, page.object_list)
+        counts = cell_counts(version)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -94,9 +96,25 @@ class ErrorAnalysisMixin:
             "page": page,
             "photos": photos,
             "any_not_kept": any(photo.photo is None for photo in photos),
-            "has_test_photos": version.test_results.exists(),
+            "has_test_photos": bool(counts),
+            "cells": self._cells(version, counts, current),
+            "mistakes_url": reverse("admin:trainer_modelversion_mistakes", args=[version.pk]),
+            "on_mistakes": current is None,
         }
         return TemplateResponse(request, "admin/trainer/modelversion/test_photos.html", context)
+
+    @staticmethod
+    def _cells(version, counts, current) -> list[dict]:
+        """Every cell of the matrix by its recorded photos, to go from one to another: rows are true classes."""
+        return [
+            {"name": true, "cells": [
+                {"count": counts.get((true, predicted), 0), "current": (true, predicted) == current,
+                 "correct": true == predicted,
+                 "url": reverse("admin:trainer_modelversion_cell", args=[version.pk, true, predicted])}
+                for predicted in version.class_names
+            ]}
+            for true in version.class_names
+        ]  # fmt: skip
 
     def result_photo_view(self, request, version_id, result_id):
         """A test photo as catdog keeps it: the thumbnail if it has one, else the photo's own file."""
