@@ -83,14 +83,21 @@ def answered_photos(version: ModelVersion, results) -> list[AnsweredPhoto]:
 
 
 def upright_size(image: DatasetImage) -> tuple[int, int]:
-    """The photo's width and height as people (and the model) see it. The stored ones are the file's own,
-    before its EXIF orientation turns it: a phone's portrait photo is often stored on its side."""
-    width, height = image.width, image.height
+    """The photo's width and height as people (and the model) see it, or as near as its thumbnail says.
+
+    A thumbnail is upright, and it is what the page shows: its own size fits the heatmap to it exactly.
+    Without one, the stored size is the file's own, before its EXIF orientation turns it (a phone's
+    portrait photo is often stored on its side), so the file's header says which way round it is.
+    """
     try:
+        if image.thumbnail:
+            with image.thumbnail.storage.open(image.thumbnail.name, "rb") as file, Image.open(file) as picture:
+                return picture.size
         with image.file.storage.open(image.file.name, "rb") as file, Image.open(file) as picture:
             orientation = picture.getexif().get(ExifTags.Base.Orientation, 1)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         orientation = 1  # a file gone from storage: its recorded shape is the best there is
+    width, height = image.width, image.height
     return (height, width) if orientation in _TURNED else (width, height)
 
 
