@@ -43,6 +43,12 @@ def content_type_of(image_format: str) -> str:
     return _FORMATS.get(image_format, ("bin", "application/octet-stream"))[1]
 
 
+def content_type_of_name(name: str) -> str:
+    """The Content-Type of a photo catdog stored under `name`, from the extension it gave the file."""
+    extension = name.rpartition(".")[2].lower()
+    return next((kind for ext, kind in _FORMATS.values() if ext == extension), "application/octet-stream")
+
+
 class ImageRefused(Exception):
     """A photo that cannot be used; the message says why, naming the file. `code` names the reason."""
 

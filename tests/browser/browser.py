@@ -48,6 +48,14 @@ class Screenshots:
         return path
 
 
+def log_in_to_the_admin(page, live_url: str, username: str, password: str) -> None:
+    page.goto(f"{live_url}/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#login-form [type=submit]")
+    page.wait_for_url(f"{live_url}/admin/")
+
+
 def assert_fits_the_width(page) -> None:
     """Nothing sticks out sideways (a phone would scroll horizontally)."""
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

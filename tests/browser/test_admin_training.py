@@ -10,7 +10,14 @@ from trainer.models import ModelVersion
 
 from ..conftest import SHARED_DATA
 from ..dataset_helpers import noise_photo
-from .browser import DESKTOP, PHONE, assert_fits_the_width, assert_images_loaded, assert_no_sideways_scroll
+from .browser import (
+    DESKTOP,
+    PHONE,
+    assert_fits_the_width,
+    assert_images_loaded,
+    assert_no_sideways_scroll,
+    log_in_to_the_admin,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -74,11 +81,7 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
 
 
 def _log_in(page, screenshot, live_url, admin_password):
-    page.goto(f"{live_url}/admin/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", admin_password)
-    page.click("#login-form [type=submit]")
-    page.wait_for_url(f"{live_url}/admin/")
+    log_in_to_the_admin(page, live_url, "ada", admin_password)
     screenshot(page, "admin-index")
 
 

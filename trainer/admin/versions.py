@@ -16,11 +16,12 @@ from ..actions import check_activation, do_activate_model_version, do_cancel_tra
 from ..models import ModelVersion
 from ..presenters import progress_summary, settings_rows, training_progress, version_report
 from .calibration import calibration_context, operating_point_view
+from .errors import ErrorAnalysisMixin
 from .polling import poll_answer, poll_view
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ErrorAnalysisMixin, admin.ModelAdmin):
     """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
     are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
 
@@ -88,6 +89,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            *self.error_analysis_urls(),  # first: their class names could end like the paths below
             path("<path:object_id>/activate/", view(self.activate_view), name="trainer_modelversion_activate"),
             path("<path:object_id>/cancel/", view(self.cancel_view), name="trainer_modelversion_cancel"),
             path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_modelversion_updates"),
@@ -163,8 +165,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def _version_context(self, request, version: ModelVersion) -> dict:
         check = check_activation(version) if version.status == ModelVersion.Status.READY else None
+        training = self._training_context(version)
         return {
-            **self._training_context(version),
+            **training,
+            **self.error_analysis_context(version, training["confusion"]),
             "can_cancel": version.in_progress and self.has_train_permission(request),
             "can_activate": (
                 version.status == ModelVersion.Status.READY
