@@ -87,8 +87,13 @@ def overlay_png(grid, width: int, height: int) -> bytes:
     and one byte a pixel: browsers and Pillow's convert("RGBA") read it as RGBA, at under half the size of
     a four-byte RGBA PNG (39 KB against 89 KB at 320x240) and in less time (3.4 ms against 4.5 ms here).
     """
-    values = upsampled(grid, width, height)
-    image = Image.frombytes("P", (width, height), values.tobytes())
+    return coloured_png(upsampled(grid, width, height))
+
+
+def coloured_png(levels: np.ndarray) -> bytes:
+    """The overlay PNG (see overlay_png) of a (height, width) uint8 array of heatmap values already at size."""
+    height, width = levels.shape
+    image = Image.frombytes("P", (width, height), np.ascontiguousarray(levels, dtype=np.uint8).tobytes())
     image.putpalette(_OVERLAY_PALETTE, rawmode="RGBA")
     return _png(image)
 
