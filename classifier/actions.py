@@ -107,7 +107,7 @@ def do_resend_predictions(limit: int = 500) -> int:
 
 
 def do_delete_prediction(prediction: Prediction) -> None:
-    """Delete the row; its photo and thumbnail go once the deletion commits (django-cleanup), as they do
+    """Delete the row; its photo, thumbnail and heatmap go once the deletion commits (django-cleanup), as they do
     on every other path: a deleted owner, the admin's delete and bulk delete."""
     prediction.delete()
 
@@ -141,6 +141,28 @@ def do_finish_prediction(prediction_id: int, version, result) -> bool:
             finished_at=timezone.now(),
         )
     )
+
+
+def do_attach_heatmap(prediction_id: int, png: bytes) -> bool:
+    """Store the heatmap of an answered prediction that has none yet; False, leaving no file, otherwise.
+
+    The file is written before the row names it: a prediction deleted (or given a heatmap by an earlier
+    delivery) meanwhile fails the conditional write, and the file goes again rather than stay unnamed.
+    """
+    prediction = Prediction.objects.filter(pk=prediction_id).only("pk", "owner_id").first()
+    if prediction is None:
+        return False
+    prediction.heatmap.save("heatmap.png", ContentFile(png), save=False)
+    try:
+        attached = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.DONE, heatmap="").update(
+            heatmap=prediction.heatmap.name
+        )
+    except BaseException:
+        delete_files([prediction.heatmap.name])
+        raise
+    if not attached:
+        delete_files([prediction.heatmap.name])
+    return bool(attached)
 
 
 def do_fail_prediction(prediction_id: int, reason: str) -> bool:

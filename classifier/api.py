@@ -10,6 +10,7 @@ from accounts.ratelimits import check_log_in, count_failed_log_in
 from .actions import do_create_predictions, do_delete_prediction
 from .models import Prediction
 from .serializers import PredictionCreateSerializer, PredictionSerializer
+from .views import serve_heatmap
 
 
 class _ScopedRateThrottle(ScopedRateThrottle):
@@ -46,6 +47,11 @@ class PredictionViewSet(
             status=status.HTTP_202_ACCEPTED,
             headers={"Location": url},
         )
+
+    def heatmap(self, request, pk=None):
+        """`GET predictions/{id}/heatmap.png`: where the model looked, grayscale over the upright photo; 404
+        until it is stored, as for anyone else's prediction."""
+        return serve_heatmap(request, self.get_object())
 
     def perform_destroy(self, prediction):
         do_delete_prediction(prediction)

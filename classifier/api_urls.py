@@ -11,5 +11,10 @@ router.register("predictions", PredictionViewSet, basename="prediction")
 
 urlpatterns = [
     path("token/", login_not_required(csrf_exempt(TokenView.as_view())), name="token"),
+    path(
+        "predictions/<int:pk>/heatmap.png",
+        PredictionViewSet.as_view({"get": "heatmap"}),
+        name="prediction-heatmap",
+    ),
     *router.urls,
 ]

@@ -10,6 +10,9 @@ from django.utils import timezone
 STALE_AFTER = timedelta(minutes=10)
 # Most answers take a few seconds: past this, the pages say that this one is slow.
 SLOW_AFTER = timedelta(seconds=20)
+# The heatmap is stored just after the answer (classifier/tasks.py): the detail page waits this long for it,
+# then stops asking (an older version's answers, and one whose heatmap could not be stored, have none).
+HEATMAP_WAIT = timedelta(minutes=1)
 
 
 def _image_upload_to(prediction: "Prediction", filename: str) -> str:
@@ -88,8 +91,20 @@ class Prediction(models.Model):
         return self.status == self.Status.PENDING and self.created_at < timezone.now() - SLOW_AFTER
 
     @property
+    def awaits_heatmap(self) -> bool:
+        """Answered moments ago and its heatmap not stored yet: the detail page keeps asking for it."""
+        return (
+            self.status == self.Status.DONE
+            and not self.heatmap
+            and self.finished_at is not None
+            and self.finished_at > timezone.now() - HEATMAP_WAIT
+        )
+
+    @property
     def page_state(self) -> str:
         """What a page shows of this prediction; the pages ask for it again when this has changed."""
+        if self.awaits_heatmap:
+            return "done-without-heatmap"
         if self.status != self.Status.PENDING:
             return self.status
         return "stale" if self.can_retry else "slow" if self.is_slow else "pending"

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from .models import Prediction
 from .validation import check_image_upload
@@ -17,6 +18,7 @@ class PredictionCreateSerializer(serializers.Serializer):
 
 class PredictionSerializer(serializers.ModelSerializer):
     model_version = serializers.SerializerMethodField()
+    heatmap_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Prediction
@@ -30,8 +32,15 @@ class PredictionSerializer(serializers.ModelSerializer):
             "inference_ms",
             "created_at",
             "error",
+            "heatmap_url",
         ]
 
     def get_model_version(self, prediction) -> str | None:
         version = prediction.model_version
         return str(version.name) if version else None
+
+    def get_heatmap_url(self, prediction) -> str | None:
+        """Where the heatmap is, once it is stored (it follows the answer by a moment)."""
+        if not prediction.heatmap:
+            return None
+        return reverse("api:prediction-heatmap", args=[prediction.pk], request=self.context.get("request"))

@@ -9,12 +9,14 @@ from PIL import Image
 from trainer.models import ModelVersion
 
 from .actions import (
+    do_attach_heatmap,
     do_count_delivery,
     do_fail_prediction,
     do_finish_prediction,
     do_resend_predictions,
     do_uncount_delivery,
 )
+from .heatmaps import render_grayscale, upright_size
 from .models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,8 @@ def predict_image(self, prediction_id: int) -> None:
         logger.exception("Prediction %s failed", prediction_id)
         do_fail_prediction(prediction_id, "The model failed on this photo. You can try again.")
         return
-    _finish_done(prediction_id, version, result)
+    if _finish_done(prediction_id, version, result):
+        _attach_heatmap(prediction_id, data, result.heatmap)
 
 
 def _stopped_the_worker_too_often(prediction: Prediction) -> bool:
@@ -126,9 +129,21 @@ def _fail_for_the_model(prediction_id: int, version: ModelVersion, error: Except
     do_fail_prediction(prediction_id, MODEL_UNAVAILABLE)
 
 
-def _finish_done(prediction_id: int, version: ModelVersion, result) -> None:
+def _finish_done(prediction_id: int, version: ModelVersion, result) -> bool:
     if not do_finish_prediction(prediction_id, version, result):
         logger.info("Prediction %s was finished or deleted meanwhile; this result is dropped", prediction_id)
+        return False
+    return True
+
+
+def _attach_heatmap(prediction_id: int, photo: bytes, heatmap) -> None:
+    """The heatmap follows the answer, which is already stored and shown: a heatmap that cannot be made or
+    stored is logged and the page goes without it, the answer stands."""
+    try:
+        png = render_grayscale(heatmap, upright_size(io.BytesIO(photo)))
+        do_attach_heatmap(prediction_id, png)
+    except Exception:
+        logger.exception("Prediction %s: its heatmap could not be stored; the answer stands", prediction_id)
 
 
 @shared_task

@@ -11,6 +11,7 @@ urlpatterns = [
     path("predictions/updates/detail/", views.detail_updates, name="detail-updates"),
     path("predictions/<int:pk>/image/", views.image, name="image"),
     path("predictions/<int:pk>/thumbnail/", views.thumbnail, name="thumbnail"),
+    path("predictions/<int:pk>/heatmap.png", views.heatmap, name="heatmap"),
     path("predictions/<int:pk>/retry/", views.retry, name="retry"),
     path("predictions/<int:pk>/delete/", views.delete, name="delete"),
 ]

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -18,6 +18,7 @@ from trainer.images import content_type_of
 
 from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
 from .forms import UploadForm
+from .heatmaps import render_overlay
 from .models import Prediction
 
 HISTORY_PAGE_SIZE = 24
@@ -114,7 +115,10 @@ def _updates(request, **context):
         "gone": sorted(set(shown) - {prediction.pk for prediction in found}),
         "labels": _labels(request.user) if any(prediction.is_finished for prediction in changed) else None,
     }
-    still_pending = any(not prediction.is_finished for prediction in found)
+    # The detail page also waits for a just-answered prediction's heatmap; the history shows none.
+    still_pending = any(
+        not prediction.is_finished or (not context["in_list"] and prediction.awaits_heatmap) for prediction in found
+    )
     return render(request, "classifier/_updates.html", context, status=200 if still_pending else _STOP_POLLING)
 
 
@@ -149,6 +153,35 @@ def serve_thumbnail(request, prediction: Prediction):
     return _serve_file(
         prediction.thumbnail, request, content_type="image/jpeg", download_name=f"{stem} (thumbnail).jpg"
     )
+
+
+@require_GET
+def heatmap(request, pk: int):
+    return serve_heatmap(request, _get_prediction_for_user(request, pk))
+
+
+def serve_heatmap(request, prediction: Prediction):
+    """The stored grayscale heatmap; with `overlay=1`, coloured and see-through for laying over the photo,
+    made from the stored file on each request (nothing is written)."""
+    if not prediction.heatmap:
+        raise Http404("This prediction has no heatmap yet.")
+    if request.GET.get("overlay") == "1":
+        return _serve_overlay(prediction)
+    stem = PurePath(prediction.original_name).stem or "photo"
+    return _serve_file(prediction.heatmap, request, content_type="image/png", download_name=f"{stem} (heatmap).png")
+
+
+def _serve_overlay(prediction: Prediction) -> HttpResponse:
+    try:
+        with prediction.heatmap.open("rb") as f:
+            png = render_overlay(f)
+    except FileNotFoundError:
+        raise Http404("The heatmap is no longer in storage.") from None
+    response = HttpResponse(png, content_type="image/png")
+    # The same private caching as the stored files (trainer/files.py): a heatmap never changes once stored.
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_POST

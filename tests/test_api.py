@@ -108,7 +108,7 @@ def test_detail_has_exactly_the_contract_fields(api, make_prediction):
     body = api.get(f"/api/predictions/{prediction.pk}/").json()
     assert set(body) == {
         "id", "status", "label", "confidence", "probabilities", "model_version", "inference_ms",
-        "created_at", "error",
+        "created_at", "error", "heatmap_url",
     }  # fmt: skip
     assert body["status"] == "done"
     assert body["label"] == "dog"
@@ -117,6 +117,7 @@ def test_detail_has_exactly_the_contract_fields(api, make_prediction):
     assert body["model_version"] == "v-test"
     assert body["inference_ms"] == 12.5
     assert body["error"] == ""
+    assert body["heatmap_url"] is None  # until the heatmap is stored (tests/test_heatmap_api.py)
 
 
 def test_list_is_own_newest_first_and_paginated(api, make_prediction, other_user, settings):

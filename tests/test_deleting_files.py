@@ -7,13 +7,14 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
+from classifier.actions import do_delete_prediction
 from classifier.models import Prediction
 from trainer.actions import do_recheck_dataset, do_register_model_version
 from trainer.models import Dataset, ModelVersion
 
 from .dataset_helpers import class_folders, media_files, photo, write_tree, zip_bytes
 
-pytest_plugins = ["tests.s3", "tests.dataset_fixtures"]
+pytest_plugins = ["tests.s3", "tests.dataset_fixtures", "tests.heatmap_fixtures"]
 pytestmark = pytest.mark.django_db
 
 
@@ -48,6 +49,23 @@ def test_deleting_a_user_from_the_admin_deletes_their_photos(
     assert r.status_code == 302
     assert not Prediction.objects.filter(owner_id=user.pk).exists()
     assert stored() == _files(kept)
+
+
+@pytest.mark.parametrize("how", ["the prediction", "its owner"])
+def test_deleting_an_answered_prediction_or_its_owner_deletes_its_heatmap(
+    stored, deleting, answered, user, other_user, how
+):
+    prediction, kept = answered(), answered(owner=other_user)
+    assert prediction.heatmap and kept.heatmap
+    assert stored() == {*_files(prediction), prediction.heatmap.name, *_files(kept), kept.heatmap.name}
+
+    with deleting():
+        if how == "the prediction":
+            do_delete_prediction(prediction)
+        else:
+            user.delete()
+
+    assert stored() == {*_files(kept), kept.heatmap.name}
 
 
 def test_a_deletion_that_rolls_back_keeps_the_files(stored, user, make_prediction):

@@ -244,3 +244,32 @@ def test_activating_another_version_is_not_undone_by_ensure():
     shipped.refresh_from_db()
     other.refresh_from_db()
     assert other.is_active and not shipped.is_active
+
+
+def test_ensure_shipped_model_registers_the_shipped_calibration_and_test_answers():
+    ensure()
+    version = ModelVersion.objects.get()
+    shipped = json.loads((Path(settings.CATDOG_SHIPPED_MODEL_DIR) / "catdog.calibration.json").read_text())
+    assert version.calibration_sha256 == shipped["file_sha256"] == file_sha256(Path(version.calibration.path))
+    assert version.calibration_report == shipped["report"]
+    assert version.test_results.count() == len(shipped["test_answers"]) == version.metrics["num_test"]
+
+
+def test_ensure_shipped_model_gives_an_install_registered_without_it_the_shipped_calibration():
+    ensure()
+    version = ModelVersion.objects.get()
+    ModelVersion.objects.filter(pk=version.pk).update(calibration="", calibration_sha256="", calibration_report={})
+    version.test_results.all().delete()
+    out = ensure()
+    version.refresh_from_db()
+    assert version.calibration.name and version.calibration_report and version.test_results.exists()
+    assert "shipped calibration" in out
+
+
+def test_ensure_shipped_model_refuses_a_calibration_its_sidecar_does_not_describe(settings, tmp_path):
+    shutil.copytree(settings.CATDOG_SHIPPED_MODEL_DIR, tmp_path / "shipped")
+    settings.CATDOG_SHIPPED_MODEL_DIR = tmp_path / "shipped"
+    (tmp_path / "shipped" / "catdog.calibration.npz").write_bytes(b"something else")
+    with pytest.raises(CommandError, match="SHA-256 differs"):
+        ensure()
+    assert ModelVersion.objects.count() == 0

@@ -165,6 +165,13 @@ class TrainingForm(forms.Form):
         required=False,
         help_text="Measure on this dataset (same classes). Empty: hold out the test split of this dataset.",
     )
+    outlier_dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        required=False,
+        label="Photos of none of these classes",
+        help_text="Optional: a dataset of photos that show none of this dataset's classes (its own classes do not "
+        "matter). The version page then states how many of them the model answers \u201cnone of these\u201d.",
+    )
     test_split = forms.FloatField(
         initial=DEFAULT_TEST_SPLIT,
         min_value=0.05,
@@ -184,9 +191,9 @@ class TrainingForm(forms.Form):
         if self.mobilenet_problem:  # never offer by default what cannot work here
             self.fields["architecture"].initial = SIMPLE_CNN
             self.fields["architecture"].help_text += f" MobileNetV2 cannot train here: {self.mobilenet_problem}"
-        self.fields["test_dataset"].queryset = Dataset.objects.filter(status=Dataset.Status.READY).exclude(
-            pk=dataset.pk
-        )
+        others = Dataset.objects.filter(status=Dataset.Status.READY).exclude(pk=dataset.pk)
+        self.fields["test_dataset"].queryset = others
+        self.fields["outlier_dataset"].queryset = others
 
     def clean_architecture(self):
         architecture = self.cleaned_data["architecture"]
@@ -212,6 +219,10 @@ class TrainingForm(forms.Form):
                     f"{', '.join(small)}: fewer than 2 images, so none can be held out for testing. "
                     "Add images or choose a test dataset.",
                 )
+        if cleaned.get("outlier_dataset") is not None and cleaned["outlier_dataset"] == test_dataset:
+            self.add_error(
+                "outlier_dataset", "That is the test dataset, which shows these classes: choose other photos."
+            )
         return cleaned
 
     def params(self) -> dict:

@@ -236,6 +236,8 @@ class ModelVersion(models.Model):
 class TestPhotoResult(models.Model):
     """How a version answered one of its test photos: the rows behind each cell of its confusion matrix."""
 
+    __test__ = False  # a model, not a test class, whatever pytest makes of its name
+
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="test_results")
     # The photo, found by content among the datasets catdog keeps; the shipped model's photos are not kept.
     sha256 = models.CharField(max_length=64, db_index=True)

@@ -10,12 +10,15 @@ from .charts import confusion_rows, line_chart
 from .ml import FORMER_AUGMENTATIONS
 from .models import Dataset, DatasetImage, ModelVersion
 
+# The phases measured in batches of photos (done of total), not in epochs.
+BATCH_PHASES = ("features", "calibrating")
 PHASES = {
     "starting": "Starting",
     "copying": "Copying the dataset from storage",
     "loading": "Reading and resizing the photos",
     "features": "Computing the frozen network's features",
     "training": "Training",
+    "calibrating": "Fitting \u201cnone of these\u201d and measuring every test photo",
     "saving": "Measuring and saving the model",
 }
 
@@ -33,7 +36,7 @@ def training_progress(version: ModelVersion, now: datetime | None = None) -> dic
     done, total = progress.get("done") or 0, progress.get("total") or 0
     return {
         "phase": PHASES.get(phase, phase or ""),
-        "in_features": phase == "features",
+        "in_features": phase in BATCH_PHASES,
         "epoch": epoch,
         "epochs": epochs,
         "done": done,
@@ -55,13 +58,13 @@ def _remaining(version, now, phase, epoch, epochs, done, total) -> float | None:
     in_phase = (now - datetime.fromisoformat(phase_started)).total_seconds()
     if phase == "training" and epoch and epochs:
         return in_phase / epoch * (epochs - epoch)
-    if phase == "features" and done and total:
+    if phase in BATCH_PHASES and done and total:
         return in_phase / done * (total - done)
     return None
 
 
 def _percent(phase, epoch, epochs, done, total) -> float | None:
-    if phase == "features" and total:
+    if phase in BATCH_PHASES and total:
         return 100 * done / total
     if phase == "training" and epochs:
         return 100 * epoch / epochs

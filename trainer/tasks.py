@@ -160,6 +160,10 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
     if version.test_dataset_id is not None:
         test_dir = folder / "test"
         materialize(version.test_dataset, test_dir)
+    outlier_dir = None
+    if version.outlier_dataset_id is not None:  # photos of none of its classes, whatever their folders
+        outlier_dir = folder / "outliers"
+        materialize(version.outlier_dataset, outlier_dir)
     # The version's settings by TrainingConfig's names; one left unset (None) takes its default there.
     chosen = {name: version.params[name] for name in TUNABLE_SETTINGS if version.params.get(name) is not None}
     config = TrainingConfig(
@@ -169,6 +173,7 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
         **chosen,
         architecture=version.architecture,
         weights=weights,
+        outlier_dir=outlier_dir,
     )
 
     def on_progress(progress) -> None:

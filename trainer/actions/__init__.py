@@ -25,13 +25,20 @@ from .trainings import (
     do_finish_training,
     do_request_training,
 )
-from .versions import ActivationCheck, check_activation, do_activate_model_version, do_register_model_version
+from .versions import (
+    ActivationCheck,
+    check_activation,
+    do_activate_model_version,
+    do_attach_calibration,
+    do_register_model_version,
+)
 
 __all__ = [
     "ActivationCheck",
     "TrainingRefused",
     "check_activation",
     "do_activate_model_version",
+    "do_attach_calibration",
     "do_beat_training",
     "do_cancel_training",
     "do_claim_ingestion",

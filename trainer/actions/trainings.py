@@ -12,7 +12,7 @@ from django.utils import timezone
 from ..files import delete_files
 from ..models import Dataset, ModelVersion
 from .enqueue import enqueue
-from .versions import store_model_file
+from .versions import record_test_answers, store_calibration_file, store_model_file
 
 
 class TrainingRefused(ValueError):
@@ -30,6 +30,7 @@ def do_request_training(
     params: dict,
     user=None,
     test_dataset: Dataset | None = None,
+    outlier_dataset: Dataset | None = None,
     request_key: uuid.UUID | None = None,
 ) -> tuple[ModelVersion, bool]:
     """Queue a training of `dataset` with `params` (every setting resolved: see trainer/forms.py).
@@ -38,7 +39,7 @@ def do_request_training(
     dataset and settings while such a training is queued or running, give the existing version back:
     a double submission never starts two trainings.
     """
-    for candidate, role in ((dataset, "training"), (test_dataset, "test")):
+    for candidate, role in ((dataset, "training"), (test_dataset, "test"), (outlier_dataset, "outlier")):
         if candidate is not None and candidate.status != Dataset.Status.READY:
             raise TrainingRefused(
                 f"The {role} dataset {candidate} is {candidate.get_status_display().lower()}, not ready."
@@ -68,6 +69,7 @@ def do_request_training(
         dataset=dataset,
         dataset_sha256=dataset.content_sha256,
         test_dataset=test_dataset,
+        outlier_dataset=outlier_dataset,
         request_key=request_key,
         created_by=user,
     )
@@ -126,14 +128,18 @@ def do_finish_training(version_id: int, started_at, *, model_path: Path, result,
     holds it and nobody asked to cancel; otherwise the stored file is removed again."""
     version = ModelVersion.objects.get(pk=version_id)
     sha256 = store_model_file(version, model_path)
-    name = version.file.name
+    calibration_sha256 = store_calibration_file(version, result.calibration_path)
+    names = [name for name in (version.file.name, version.calibration.name) if name]
     with transaction.atomic():
         finished = ModelVersion.objects.filter(
             pk=version_id, status=ModelVersion.Status.RUNNING, started_at=started_at, cancel_requested=False
         ).update(
             status=ModelVersion.Status.READY,
-            file=name,
+            file=version.file.name,
             file_sha256=sha256,
+            calibration=version.calibration.name,
+            calibration_sha256=calibration_sha256,
+            calibration_report=result.calibration_report,
             class_names=list(result.class_names),
             image_size=result.image_size,
             params=result.params,
@@ -145,8 +151,10 @@ def do_finish_training(version_id: int, started_at, *, model_path: Path, result,
             heartbeat_at=timezone.now(),
             error="",
         )
-        if not finished:
-            transaction.on_commit(lambda: delete_files([name]))  # stored for a row that did not take it
+        if finished:
+            record_test_answers(version, result.test_answers)
+        else:
+            transaction.on_commit(lambda: delete_files(names))  # stored for a row that did not take them
     return bool(finished)
 
 

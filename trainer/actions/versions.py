@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ..files import file_sha256
-from ..models import Dataset, ModelVersion
+from ..files import delete_files, file_sha256
+from ..models import Dataset, ModelVersion, TestPhotoResult
 
 
 @transaction.atomic
@@ -27,10 +27,14 @@ def do_register_model_version(
     dataset: Dataset | None = None,
     test_sha256: str = "",
     trained_at: datetime | None = None,
+    calibration_path: Path | None = None,
+    calibration_report: dict | None = None,
+    test_answers=(),
     activate: bool = False,
 ) -> ModelVersion:
-    """Store a trained `.keras` file through the storage API and record it as a ready version, trained at
-    `trained_at` (now, unless the model was trained elsewhere, as the shipped one was)."""
+    """Store a trained `.keras` file (and its calibration) through the storage API and record it as a ready
+    version with its test answers, trained at `trained_at` (now, unless the model was trained elsewhere, as
+    the shipped one was)."""
     version = ModelVersion(
         name=name,
         status=ModelVersion.Status.READY,
@@ -45,12 +49,62 @@ def do_register_model_version(
         dataset_sha256=dataset.content_sha256 if dataset else "",
         test_sha256=test_sha256,
         trained_at=trained_at or timezone.now(),
+        calibration_report=calibration_report or {},
     )
     version.file_sha256 = store_model_file(version, model_path)
+    version.calibration_sha256 = store_calibration_file(version, calibration_path)
     version.save()
+    record_test_answers(version, test_answers)
     if activate:
         do_activate_model_version(version)
     return version
+
+
+@transaction.atomic
+def do_attach_calibration(version: ModelVersion, calibration_path: Path, report: dict, test_answers) -> None:
+    """Give a version trained before calibrations existed its verdict rule, its figures and its test answers
+    (the `calibrate_version` command, the shipped model); workers load it with the next photo."""
+    old = version.calibration.name
+    version.calibration_sha256 = store_calibration_file(version, calibration_path)
+    version.calibration_report = report
+    version.save(update_fields=["calibration", "calibration_sha256", "calibration_report"])
+    version.test_results.all().delete()
+    record_test_answers(version, test_answers)
+    if old and old != version.calibration.name:
+        transaction.on_commit(lambda: delete_files([old]))
+
+
+def store_calibration_file(version: ModelVersion, calibration_path: Path | None) -> str:
+    """Save a version's calibration (.npz) beside its model file, without saving the row; returns its
+    SHA-256, or "" when the version has none."""
+    if calibration_path is None:
+        return ""
+    sha256 = file_sha256(calibration_path)
+    with open(calibration_path, "rb") as f:
+        stem = slugify(version.name) or "model"
+        version.calibration.save(f"{stem}-{sha256[:12]}.calibration.npz", File(f), save=False)
+    return sha256
+
+
+def record_test_answers(version: ModelVersion, answers) -> None:
+    """One TestPhotoResult per test photo (trainer/ml/evaluate.py TestAnswer), found again by its content."""
+    rows = []
+    for answer in answers:
+        predicted = max(answer.probabilities, key=answer.probabilities.get)
+        rows.append(
+            TestPhotoResult(
+                version=version,
+                sha256=answer.sha256,
+                name=answer.name,
+                true_label=answer.true_label,
+                predicted_label=predicted,
+                verdict=answer.verdict,
+                confidence=answer.probabilities[predicted],
+                probabilities=answer.probabilities,
+                heatmap=answer.heatmap,
+            )
+        )
+    TestPhotoResult.objects.bulk_create(rows, batch_size=500)
 
 
 def store_model_file(version: ModelVersion, model_path: Path) -> str:

@@ -142,6 +142,7 @@ class DatasetAdmin(admin.ModelAdmin):
                     params=form.params(),
                     user=request.user,
                     test_dataset=form.cleaned_data["test_dataset"],
+                    outlier_dataset=form.cleaned_data["outlier_dataset"],
                     request_key=form.cleaned_data["request_key"],
                 )
             except TrainingRefused as refusal:

@@ -105,6 +105,13 @@ def check_images(
     return readable, skipped
 
 
+def readable_images(folder: Path, image_size: int) -> list[Path]:
+    """Every image under `folder`, whatever its sub-folders, that decodes; in a stable order."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
+    readable, _ = check_images(files, image_size)
+    return [path for path, ok in zip(files, readable, strict=True) if ok]
+
+
 def load_images(paths: list[Path], image_size: int) -> np.ndarray:
     """The photos as one (n, image_size, image_size, 3) uint8 array; for a batch, not a whole dataset."""
     with ThreadPoolExecutor(_THREADS) as pool:

@@ -1,7 +1,6 @@
 """Test-set metrics from predicted probabilities, as plain JSON-ready numbers (NumPy only)."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -10,7 +9,8 @@ import numpy as np
 class TestAnswer:
     """How a trained version answered one of its test photos (stored as a trainer.models.TestPhotoResult)."""
 
-    path: Path
+    name: str  # the photo's file name
+    sha256: str  # its content's, to find it again among the datasets catdog keeps
     true_label: str
     probabilities: dict[str, float]
     verdict: str  # a class name, "unsure" or "other" (trainer/ml/verdicts.py)

@@ -16,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_TEST_SPLIT, MOBILENET_V2
-from .data import Datasets, SkippedFile, class_weights, image_batches, load_images, make_datasets
-from .evaluate import evaluate
+from .calibrate import Photos, calibrate
+from .data import Datasets, SkippedFile, class_weights, image_batches, load_images, make_datasets, readable_images
+from .evaluate import TestAnswer, evaluate
 from .model import make_model, summary_text
 from .weights import IMAGENET, check_weights
 
@@ -45,6 +46,8 @@ class TrainingConfig:
     # mobilenet_v2: a saved model to take the backbone from, a Keras weights file, or "imagenet" to
     # download them (trainer/ml/weights.py); the task and the command pass CATDOG_MOBILENET_WEIGHTS.
     weights: str | None = IMAGENET
+    # Photos of none of the classes, in any folders: the calibration's "none of these" is measured on them.
+    outlier_dir: Path | None = None
 
 
 @dataclass
@@ -78,6 +81,9 @@ class TrainingResult:
     summary: str
     skipped_files: list[SkippedFile]
     test_paths: list[Path]  # the test photos that were measured
+    calibration_path: Path | None  # the verdict rule (trainer/ml/verdicts.py), None when it could not be fitted
+    calibration_report: dict  # what it does on the test (and outlier) photos, or {"error": why there is none}
+    test_answers: list[TestAnswer]  # every test photo's answer, verdict and heatmap
 
 
 class TrainingCancelled(Exception):
@@ -147,9 +153,14 @@ def run_training(
     metrics["skipped_files"] = len(datasets.skipped)
     metrics["training_seconds"] = round(time.monotonic() - started, 1)
 
+    calibrated = _calibrate(model, datasets, config, progress_callback, should_cancel)
     output_path = Path(config.output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(output_path)
+    calibration_path = None
+    if calibrated.calibration is not None:
+        calibration_path = output_path.with_suffix(".calibration.npz")
+        calibrated.calibration.save(calibration_path)
     return TrainingResult(
         model_path=output_path,
         architecture=config.architecture,
@@ -160,6 +171,27 @@ def run_training(
         summary=summary_text(model),
         skipped_files=datasets.skipped,
         test_paths=datasets.test_paths,
+        calibration_path=calibration_path,
+        calibration_report=calibrated.report,
+        test_answers=calibrated.answers,
+    )
+
+
+def _calibrate(model, datasets: Datasets, config: TrainingConfig, progress_callback, should_cancel):
+    """The verdict rule, fitted on the training photos as the served model sees them (never augmented)."""
+    outlier_paths = []
+    if config.outlier_dir is not None:
+        outlier_paths = readable_images(Path(config.outlier_dir), config.image_size)
+
+    def after_batch(done: int, total: int) -> None:
+        if progress_callback is not None:
+            progress_callback(StepProgress("calibrating", done, total))
+        if should_cancel is not None and should_cancel():
+            raise TrainingCancelled
+
+    photos = Photos(datasets.train_paths, datasets.y_train, datasets.test_paths, datasets.y_test, outlier_paths)
+    return calibrate(
+        model, datasets.class_names, photos, batch_size=config.batch_size, seed=config.seed, after_batch=after_batch
     )
 
 
@@ -170,7 +202,7 @@ def _recorded_params(config: TrainingConfig) -> dict:
     params = {
         field.name: getattr(config, field.name)
         for field in dataclasses.fields(config)
-        if field.name not in ("output_path", "train_dir", "test_dir")
+        if field.name not in ("output_path", "train_dir", "test_dir", "outlier_dir")
     }
     if params.get("weights") not in (None, IMAGENET):
         params["weights"] = Path(params["weights"]).name

@@ -5,12 +5,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from trainer.actions import do_activate_model_version, do_register_model_version
+from trainer.actions import do_activate_model_version, do_attach_calibration, do_register_model_version
 from trainer.files import file_sha256
+from trainer.ml.evaluate import TestAnswer
 from trainer.models import ModelVersion
 
 # The model the repository ships and its metadata, written by `train_model --output .../catdog.keras`.
-SHIPPED_SIDECAR = "catdog.json"
+from .calibrate_version import SHIPPED_CALIBRATION_SIDECAR, SHIPPED_SIDECAR
 
 
 class Command(BaseCommand):
@@ -36,6 +37,15 @@ class Command(BaseCommand):
         version = ModelVersion.objects.filter(file_sha256=sha256).order_by("pk").first()
         if version is not None:
             self.stdout.write(f"The shipped model is already registered as version {version}.")
+            calibration = self._calibration(sidecar.parent)
+            if calibration and not version.calibration.name:  # registered before the model shipped with one
+                do_attach_calibration(
+                    version,
+                    calibration["calibration_path"],
+                    calibration["calibration_report"],
+                    calibration["test_answers"],
+                )
+                self.stdout.write(f"Gave version {version} the shipped calibration.")
         else:
             version = do_register_model_version(
                 name=shipped["name"],
@@ -48,12 +58,34 @@ class Command(BaseCommand):
                 summary=shipped["summary"],
                 test_sha256=shipped.get("test_sha256", ""),
                 trained_at=datetime.fromisoformat(shipped["trained_at"]),  # not when this install registered it
+                **self._calibration(sidecar.parent),
             )
             self.stdout.write(
                 f"Registered the shipped model as version {version} "
                 f"(test accuracy {shipped['metrics']['accuracy']:.4f})."
             )
 
+        self._activate_if_none_is(version)
+
+    def _calibration(self, folder: Path) -> dict:
+        """The shipped model's calibration, figures and test answers (calibrate_version --shipped), if shipped."""
+        sidecar = folder / SHIPPED_CALIBRATION_SIDECAR
+        if not sidecar.is_file():
+            return {}
+        try:
+            shipped = json.loads(sidecar.read_text())
+        except (OSError, ValueError) as error:
+            raise CommandError(f"Cannot read the shipped calibration's metadata {sidecar}: {error}") from error
+        path = folder / shipped["file"]
+        if not path.is_file() or file_sha256(path) != shipped["file_sha256"]:
+            raise CommandError(f"{path} is missing or is not the file {sidecar.name} describes (SHA-256 differs).")
+        return {
+            "calibration_path": path,
+            "calibration_report": shipped["report"],
+            "test_answers": [TestAnswer(**answer) for answer in shipped["test_answers"]],
+        }
+
+    def _activate_if_none_is(self, version: ModelVersion) -> None:
         active = ModelVersion.objects.filter(is_active=True).first()
         if active is None:
             do_activate_model_version(version)

@@ -26,6 +26,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--test", type=Path, help="Test photos, same classes. Without it, --test-split of the folder is held out."
         )
+        parser.add_argument(
+            "--outliers",
+            type=Path,
+            help='Photos of none of the classes, in any folders: "none of these" is measured on them.',
+        )
         parser.add_argument("--arch", choices=ModelVersion.Architecture.values, default=MOBILENET_V2)
         parser.add_argument("--epochs", type=int)
         parser.add_argument("--image-size", type=int, help="Photos are resized to this many pixels square.")
@@ -70,6 +75,7 @@ class Command(BaseCommand):
                 output_path=output or Path(scratch) / "model.keras",
                 architecture=options["arch"],
                 weights=settings.CATDOG_MOBILENET_WEIGHTS,
+                outlier_dir=options["outliers"],
                 **given,
             )
             try:
@@ -95,6 +101,9 @@ class Command(BaseCommand):
                     params=result.params,
                     metrics=result.metrics,
                     summary=result.summary,
+                    calibration_path=result.calibration_path,
+                    calibration_report=result.calibration_report,
+                    test_answers=result.test_answers,
                     test_sha256=test_sha256,
                     activate=options["activate"],
                 )
