@@ -4,8 +4,24 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from .answers import VERDICT_CHOICE_NAMES
 from .models import Prediction
 from .views import serve_image, serve_thumbnail
+
+
+class VerdictFilter(admin.SimpleListFilter):
+    """By verdict; an answer from before verdicts counts as its label, the top class it was shown."""
+
+    title = "verdict"
+    parameter_name = "verdict"
+
+    def lookups(self, request, model_admin):
+        labels = Prediction.objects.exclude(label="").order_by("label").values_list("label", flat=True).distinct()
+        classes = [(label, label) for label in labels if label not in VERDICT_CHOICE_NAMES]
+        return [*classes, *VERDICT_CHOICE_NAMES.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.with_verdict(self.value()) if self.value() else queryset
 
 
 @admin.register(Prediction)
@@ -21,17 +37,18 @@ class PredictionAdmin(admin.ModelAdmin):
         "original_name",
         "owner",
         "status",
+        "verdict_shown",
         "label",
         "confidence_shown",
         "model_version",
         "created_at",
     ]
-    list_filter = ["status", "label", "model_version"]
+    list_filter = ["status", VerdictFilter, "label", "model_version"]
     search_fields = ["original_name", "owner__username"]
     date_hierarchy = "created_at"
     list_select_related = ["owner", "model_version"]
     fields = [
-        "photo", "original_name", "owner", "status", "label", "confidence_shown", "probabilities_shown",
+        "photo", "original_name", "owner", "status", "answer_shown", "label", "confidence_shown", "probabilities_shown",
         "model_version", "error", "image_format", "width", "height", "size_bytes", "inference_ms", "attempts",
         "queued_at", "created_at", "finished_at",
     ]  # fmt: skip
@@ -42,6 +59,14 @@ class PredictionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # a read-only page: no Save buttons on a record nothing here may edit
+
+    @admin.display(description="Verdict", ordering="verdict")
+    def verdict_shown(self, prediction):
+        return prediction.final_verdict or "-"
+
+    @admin.display(description="Answer")
+    def answer_shown(self, prediction):
+        return prediction.answer.sentence if prediction.answer else "-"
 
     @admin.display(description="Confidence", ordering="confidence")
     def confidence_shown(self, prediction):

@@ -8,7 +8,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from accounts.ratelimits import check_log_in, count_failed_log_in
 
 from .actions import do_create_predictions, do_delete_prediction
-from .models import Prediction
+from .models import Prediction, verdict_choices
 from .serializers import PredictionCreateSerializer, PredictionSerializer
 from .views import serve_heatmap
 
@@ -35,7 +35,16 @@ class PredictionViewSet(
         return super().get_throttles()
 
     def get_queryset(self):
-        return Prediction.objects.filter(owner=self.request.user).select_related("model_version")
+        predictions = Prediction.objects.filter(owner=self.request.user).select_related("model_version")
+        verdict = self.request.query_params.get("verdict")
+        if self.action == "list" and verdict is not None:
+            choices = verdict_choices(self.request.user)
+            if verdict not in choices:
+                listed = f"{', '.join(choices[:-1])} or {choices[-1]}"
+                message = f"{verdict!r} is not a verdict these answers can have: use one of {listed}."
+                raise exceptions.ValidationError({"verdict": [message]})
+            predictions = predictions.with_verdict(verdict)
+        return predictions
 
     def create(self, request):
         serializer = PredictionCreateSerializer(data=request.data)

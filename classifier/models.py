@@ -3,7 +3,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+
+from trainer.ml import VERDICT_WORDS
+from trainer.models import ModelVersion
+
+from .answers import Answer, answer_of
 
 # A prediction still pending after this long has lost its message (say, a broker that lost its data):
 # its owner may send it again. Redelivering is safe because the task is idempotent.
@@ -27,6 +33,24 @@ def _heatmap_upload_to(prediction: "Prediction", filename: str) -> str:
 
 def _thumbnail_upload_to(prediction: "Prediction", filename: str) -> str:
     return f"thumbnails/{prediction.owner_id}/{uuid.uuid4().hex}.jpg"
+
+
+class PredictionQuerySet(models.QuerySet):
+    def with_verdict(self, verdict: str) -> "PredictionQuerySet":
+        """The finished predictions answered `verdict`: a class name, "unsure" or "other". An answer from
+        before verdicts existed (no verdict stored) counts as its label, the top class, as it was shown."""
+        done = self.filter(status=Prediction.Status.DONE)
+        if verdict in VERDICT_WORDS:
+            return done.filter(verdict=verdict)
+        return done.filter(Q(verdict=verdict) | Q(verdict="", label=verdict))
+
+    def verdict_counts(self) -> dict[str, int]:
+        """How many finished predictions got each verdict (an answer without one counts as its label)."""
+        counts: dict[str, int] = {}
+        rows = self.filter(status=Prediction.Status.DONE).values_list("verdict", "label").annotate(n=models.Count("pk"))
+        for verdict, label, n in rows.order_by():
+            counts[verdict or label] = counts.get(verdict or label, 0) + n
+        return counts
 
 
 class Prediction(models.Model):
@@ -64,6 +88,8 @@ class Prediction(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PredictionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -111,3 +137,28 @@ class Prediction(models.Model):
 
     def sorted_probabilities(self) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
+
+    @property
+    def final_verdict(self) -> str | None:
+        """The verdict of a finished prediction; its label for one answered before verdicts existed (it was
+        shown its top class then); None until it is answered."""
+        if self.status != self.Status.DONE:
+            return None
+        return self.verdict or self.label
+
+    @property
+    def answer(self) -> Answer | None:
+        """The answer in words (classifier/answers.py), in the answering version's terms."""
+        if self.status != self.Status.DONE:
+            return None
+        class_names = self.model_version.class_names if self.model_version else []
+        return answer_of(self.final_verdict, self.probabilities or {}, class_names)
+
+
+def verdict_choices(owner) -> list[str]:
+    """The verdicts `owner`'s answers can be filtered by: the active version's classes, then the other classes
+    their answers got (from earlier versions), then "unsure" and "other"."""
+    active = ModelVersion.objects.filter(is_active=True).values_list("class_names", flat=True).first() or []
+    answered = Prediction.objects.filter(owner=owner).exclude(label="").values_list("label", flat=True).distinct()
+    earlier = sorted(set(answered.order_by()) - set(active) - set(VERDICT_WORDS))
+    return [*active, *earlier, *VERDICT_WORDS]

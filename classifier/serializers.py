@@ -19,6 +19,8 @@ class PredictionCreateSerializer(serializers.Serializer):
 class PredictionSerializer(serializers.ModelSerializer):
     model_version = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
+    # A class name, "unsure" or "other"; the label for an answer from before verdicts; null until answered.
+    verdict = serializers.CharField(source="final_verdict", read_only=True, allow_null=True)
 
     class Meta:
         model = Prediction
@@ -26,6 +28,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "id",
             "status",
             "label",
+            "verdict",
             "confidence",
             "probabilities",
             "model_version",

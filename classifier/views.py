@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
@@ -17,9 +16,10 @@ from trainer.files import serve_file
 from trainer.images import content_type_of
 
 from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
+from .answers import VERDICT_CHOICE_NAMES
 from .forms import UploadForm
 from .heatmaps import render_overlay
-from .models import Prediction
+from .models import Prediction, verdict_choices
 
 HISTORY_PAGE_SIZE = 24
 _STOP_POLLING = HttpResponseStopPolling.status_code  # 286: htmx stops the polling
@@ -57,28 +57,63 @@ def _render_upload(request, form, status=200):
 
 @require_GET
 def history(request):
+    choices = verdict_choices(request.user)
+    filters, unknown_verdict = _history_filters(request, choices)
     predictions = Prediction.objects.filter(owner=request.user).select_related("model_version")
-    label = request.GET.get("label", "")
-    if label:
-        predictions = predictions.filter(label=label)
+    if "label" in filters:
+        predictions = predictions.filter(label=filters["label"])
+    if "verdict" in filters:
+        predictions = predictions.with_verdict(filters["verdict"])
     paginator = Paginator(predictions, HISTORY_PAGE_SIZE)
     number = request.GET.get("page", "1")
     if not number.isdigit() or int(number) < 1:
         raise Http404("No such page of the history.")
     if int(number) > paginator.num_pages:  # e.g. photos were deleted since: the last page, under its own URL
-        query = urlencode({**({"label": label} if label else {}), "page": paginator.num_pages})
-        return redirect(f"{reverse('classifier:history')}?{query}")
+        return redirect(_with_query(reverse("classifier:history"), {**filters, "page": paginator.num_pages}))
     page = paginator.page(number)
     pending = any(not prediction.is_finished for prediction in page.object_list)
-    poll_url = f"{reverse('classifier:history-updates')}?{urlencode({'label': label})}" if pending else None
-    context = {"page": page, "labels": _labels(request.user), "label": label, "poll_url": poll_url}
+    poll_url = _with_query(reverse("classifier:history-updates"), filters) if pending else None
+    context = {
+        "page": page,
+        "poll_url": poll_url,
+        "filter_query": urlencode(filters),
+        "unknown_verdict": unknown_verdict,
+        **_filter_context(request.user, filters, choices),
+    }
     return render(request, "classifier/history.html", context)
 
 
-def _labels(user) -> list[tuple[str, int]]:
-    """The labels the history can be filtered by, those of the user's answers, with how many have each."""
-    predictions = Prediction.objects.filter(owner=user).exclude(label="").order_by("label")
-    return list(predictions.values("label").annotate(count=Count("pk")).values_list("label", "count"))
+def _with_query(url: str, query: dict) -> str:
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _history_filters(request, choices: list[str]) -> tuple[dict[str, str], str]:
+    """The history's filters from its URL (`label`, the top class; `verdict`), and a verdict no answer of this
+    person can have, if one was asked for: the page then shows everything and says so (no 404 for a
+    filter that an old link or a retired model version left behind)."""
+    filters = {name: request.GET[name] for name in ("label", "verdict") if request.GET.get(name)}
+    if "verdict" in filters and filters["verdict"] not in choices:
+        return {key: value for key, value in filters.items() if key != "verdict"}, filters["verdict"]
+    return filters, ""
+
+
+def _filter_context(user, filters: dict[str, str], choices: list[str]) -> dict:
+    """What the history's filter chips show (classifier/_history_filters.html): each verdict with its count."""
+    counts = Prediction.objects.filter(owner=user).verdict_counts()
+    chips = [
+        {
+            "value": value,
+            "name": VERDICT_CHOICE_NAMES.get(value, value),
+            "kind": value if value in VERDICT_CHOICE_NAMES else "class",
+            "count": counts.get(value, 0),
+        }
+        for value in choices
+    ]
+    return {
+        "chips": chips if counts or "verdict" in filters else [],
+        "label": filters.get("label", ""),
+        "verdict": filters.get("verdict", ""),
+    }
 
 
 @require_GET
@@ -92,8 +127,7 @@ def detail(request, pk: int):
 @login_not_required
 @require_GET
 def history_updates(request):
-    label = request.GET.get("label", "")
-    return _updates(request, item_template="classifier/_history_item.html", in_list=True, label=label)
+    return _updates(request, item_template="classifier/_history_item.html", in_list=True)
 
 
 @login_not_required
@@ -110,11 +144,11 @@ def _updates(request, **context):
     shown = _shown_states(request)
     found = Prediction.objects.filter(owner=request.user, pk__in=shown).select_related("model_version")
     changed = [prediction for prediction in found if prediction.page_state != shown[prediction.pk]]
-    context |= {
-        "changed": changed,
-        "gone": sorted(set(shown) - {prediction.pk for prediction in found}),
-        "labels": _labels(request.user) if any(prediction.is_finished for prediction in changed) else None,
-    }
+    context |= {"changed": changed, "gone": sorted(set(shown) - {prediction.pk for prediction in found})}
+    if context["in_list"] and any(prediction.is_finished for prediction in changed):
+        choices = verdict_choices(request.user)
+        filters = _history_filters(request, choices)[0]
+        context |= {"filters_changed": True, **_filter_context(request.user, filters, choices)}
     # The detail page also waits for a just-answered prediction's heatmap; the history shows none.
     still_pending = any(
         not prediction.is_finished or (not context["in_list"] and prediction.awaits_heatmap) for prediction in found

@@ -107,7 +107,7 @@ def test_detail_has_exactly_the_contract_fields(api, make_prediction):
     )  # fmt: skip
     body = api.get(f"/api/predictions/{prediction.pk}/").json()
     assert set(body) == {
-        "id", "status", "label", "confidence", "probabilities", "model_version", "inference_ms",
+        "id", "status", "label", "verdict", "confidence", "probabilities", "model_version", "inference_ms",
         "created_at", "error", "heatmap_url",
     }  # fmt: skip
     assert body["status"] == "done"

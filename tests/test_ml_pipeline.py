@@ -114,6 +114,12 @@ def _with_unreadable_class(root):
 
 
 # Folders nothing can be trained on, made under a root, with the reason each is refused.
+def _with_a_class_named_other(root):
+    folder = make_image_folder(root / "photos")
+    (folder / "dog").rename(folder / "other")
+    return folder
+
+
 UNTRAINABLE_FOLDERS = [
     pytest.param(lambda root: root / "missing", "is not a folder", id="missing"),
     pytest.param(
@@ -121,6 +127,7 @@ UNTRAINABLE_FOLDERS = [
     ),
     pytest.param(_with_empty_class, "has no files", id="empty-class"),
     pytest.param(_with_unreadable_class, "has no readable images", id="unreadable-class"),
+    pytest.param(_with_a_class_named_other, "A class cannot be named “other”: .* Rename that sub-folder", id="other"),
 ]
 
 

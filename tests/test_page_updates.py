@@ -79,7 +79,7 @@ def test_one_request_brings_every_changed_row_of_the_history_and_the_filters_wit
     html = r.content.decode()
     assert f'id="prediction-{first.pk}"' in html and f'id="prediction-{second.pk}"' in html
     assert f'id="prediction-{third.pk}"' not in html
-    assert re.search(r'data-label="cat">cat <span class="chip-count" data-count>2</span>', html)
+    assert re.search(r'data-verdict="cat">cat <span class="chip-count" data-count>2</span>', html)
     page = client.get(reverse("classifier:history")).content.decode()
     assert _element(html, f"prediction-{first.pk}") == _element(page, f"prediction-{first.pk}")
 

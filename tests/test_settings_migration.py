@@ -7,8 +7,16 @@ from django.db.migrations.executor import MigrationExecutor
 BEFORE, AFTER = ("trainer", "0003_training_runs"), ("trainer", "0004_settings_as_shown")
 
 
+@pytest.fixture
+def _latest_schema_afterwards():
+    """The test leaves the database at 0004; the tests after it need every later migration back."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
-def test_stored_settings_get_the_form_s_names_and_lose_the_developer_s_paths():
+def test_stored_settings_get_the_form_s_names_and_lose_the_developer_s_paths(_latest_schema_afterwards):
     executor = MigrationExecutor(connection)
     executor.migrate([BEFORE])
     old = executor.loader.project_state([BEFORE]).apps.get_model("trainer", "ModelVersion")

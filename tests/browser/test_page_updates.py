@@ -71,7 +71,7 @@ def test_one_poll_for_the_page_paused_while_hidden_and_stopped_when_all_is_answe
 
     Prediction.objects.filter(pk__in=[first.pk, second.pk]).update(status="done", label="cat", confidence=0.9)
     expect(page.locator('[data-prediction][data-status="done"]')).to_have_count(2)
-    expect(page.locator('.filters [data-label="cat"]')).to_have_text("cat 2")
+    expect(page.locator('.filters [data-verdict="cat"]')).to_have_text("cat 2")
     Prediction.objects.filter(pk=third.pk).update(status="failed", error="The photo could not be decoded.")
     expect(page.locator(f'#prediction-{third.pk}[data-status="failed"]')).to_contain_text("could not be decoded")
     page.wait_for_timeout(500)
@@ -104,5 +104,5 @@ def test_a_slow_photo_says_so_and_its_answer_names_the_tab(signed_in, expect, li
     expect(page.locator(".slow-note")).to_be_visible()
     expect(page.locator(".slow-note")).to_contain_text("taking longer than usual")
     Prediction.objects.filter(pk=prediction.pk).update(status="done", label="cat", confidence=0.9)
-    expect(page.locator('.result [data-field="label"]')).to_have_text("cat")
+    expect(page.locator('.result [data-field="verdict"]')).to_have_text("cat")
     expect(page).to_have_title("Cat · a.png · catdog")

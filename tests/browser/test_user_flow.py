@@ -36,7 +36,7 @@ def test_a_person_signs_up_uploads_two_photos_and_reviews_them(
     _a_text_file_is_refused(page, expect, screenshot)
     cat, dog = shared_photo("cat", 4002), shared_photo("dog", 4002)
     cat_id, dog_id = _two_photos_answered_in_place(page, expect, screenshot, live_url, prediction_worker, cat, dog)
-    _filter_by_label(page, expect, screenshot, live_url)
+    _filter_by_verdict(page, expect, screenshot, live_url)
     _the_dog_shown_then_deleted(page, expect, screenshot, live_url, dog, dog_id)
     _one_photo_answered_on_its_own_page(page, expect, screenshot, live_url, prediction_worker)
     _phone_pages(chromium, page, screenshot, live_url, cat_id)
@@ -108,9 +108,10 @@ def _two_photos_answered_in_place(page, expect, screenshot, live_url, prediction
         row.locator(".prediction-file").text_content().strip(): row for row in page.locator("[data-prediction]").all()
     }  # fmt: skip
     assert set(rows) == {cat.name, dog.name}
-    assert rows[cat.name].locator('[data-field="label"]').text_content().strip() == "cat"
-    assert rows[dog.name].locator('[data-field="label"]').text_content().strip() == "dog"
-    expect(page.locator(".filters .chip")).to_have_text(["All", "cat 1", "dog 1"])  # the swapped-in filters, counted
+    assert rows[cat.name].locator('[data-field="verdict"]').text_content().strip() == "cat"
+    assert rows[dog.name].locator('[data-field="verdict"]').text_content().strip() == "dog"
+    # The swapped-in filters, counted: a chip per verdict the active version can give.
+    expect(page.locator(".filters .chip")).to_have_text(["All", "cat 1", "dog 1", "Can't tell 0", "None of these 0"])
     assert_images_loaded(page)
     screenshot(page, "history-answered")
     dog_id = int(rows[dog.name].get_attribute("data-prediction-id"))
@@ -119,24 +120,24 @@ def _two_photos_answered_in_place(page, expect, screenshot, live_url, prediction
     return cat_id, dog_id
 
 
-def _filter_by_label(page, expect, screenshot, live_url):
-    # Filter by label, then back to all.
-    page.click('.filters [data-label="dog"]')
-    page.wait_for_url(f"{live_url}/predictions/?label=dog")
+def _filter_by_verdict(page, expect, screenshot, live_url):
+    # Filter by verdict, then back to all.
+    page.click('.filters [data-verdict="dog"]')
+    page.wait_for_url(f"{live_url}/predictions/?verdict=dog")
     expect(page.locator("[data-prediction]")).to_have_count(1)
-    expect(page.locator('[data-prediction] [data-field="label"]')).to_have_text("dog")
+    expect(page.locator('[data-prediction] [data-field="verdict"]')).to_have_text("dog")
     expect(page.locator('.filters [aria-current="true"]')).to_have_text("dog 1")
     screenshot(page, "history-filtered-dog")
-    page.click('.filters [data-label=""]')
+    page.click('.filters [data-verdict=""]')
     page.wait_for_url(f"{live_url}/predictions/")
     expect(page.locator("[data-prediction]")).to_have_count(2)
 
 
 def _the_dog_shown_then_deleted(page, expect, screenshot, live_url, dog, dog_id):
     # The dog's page: its answer and both probabilities.
-    page.click(f'[data-prediction-id="{dog_id}"] [data-field="label"]')
+    page.click(f'[data-prediction-id="{dog_id}"] [data-field="verdict"]')
     page.wait_for_url(f"{live_url}/predictions/{dog_id}/")
-    expect(page.locator('.result [data-field="label"]')).to_have_text("dog")
+    expect(page.locator('.result [data-field="verdict"]')).to_have_text("dog")
     expect(page.locator("[data-probabilities] .prob-row")).to_have_count(2)
     assert_images_loaded(page)
     screenshot(page, "detail-dog")
@@ -162,7 +163,7 @@ def _the_dog_shown_then_deleted(page, expect, screenshot, live_url, dog, dog_id)
     assert len(questions) == 2
     expect(page.locator(".alert")).to_contain_text(f"Deleted {dog.name}.")
     expect(page.locator("[data-prediction]")).to_have_count(1)
-    expect(page.locator('[data-prediction] [data-field="label"]')).to_have_text("cat")
+    expect(page.locator('[data-prediction] [data-field="verdict"]')).to_have_text("cat")
     screenshot(page, "history-after-delete")
     assert not Prediction.objects.filter(pk=dog_id).exists()
     assert page.goto(f"{live_url}/predictions/{dog_id}/").status == 404
@@ -183,7 +184,7 @@ def _one_photo_answered_on_its_own_page(page, expect, screenshot, live_url, pred
     _consume(prediction_worker, on=True)
     expect(page.locator(f".result{DONE}")).to_have_count(1, timeout=60_000)
     assert page.evaluate("window.__marker") == "still the same page"
-    expect(page.locator('.result [data-field="label"]')).to_have_text("dog")
+    expect(page.locator('.result [data-field="verdict"]')).to_have_text("dog")
     expect(page.locator("[data-probabilities] .prob-row")).to_have_count(2)
     screenshot(page, "detail-answered")
 

@@ -31,6 +31,7 @@ from .versions import (
     do_activate_model_version,
     do_attach_calibration,
     do_register_model_version,
+    do_set_operating_point,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "do_recheck_dataset",
     "do_register_model_version",
     "do_request_training",
+    "do_set_operating_point",
 ]

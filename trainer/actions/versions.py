@@ -4,12 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from ..files import delete_files, file_sha256
+from ..ml import OPERATING_POINTS
 from ..models import Dataset, ModelVersion, TestPhotoResult
 
 
@@ -149,3 +151,33 @@ def check_activation(version: ModelVersion) -> ActivationCheck:
         and version.test_accuracy < active.test_accuracy
     )
     return ActivationCheck(active=active, lower_score=lower)
+
+
+@transaction.atomic
+def do_set_operating_point(version: ModelVersion, name: str, user) -> bool:
+    """Choose how cautious a calibrated version is (trainer/ml/__init__.py OPERATING_POINTS), recording who chose
+    it and when, also in the admin's history. False when `name` was already the version's operating point.
+
+    Workers read the version for every photo (classifier/tasks.py), so the next photo is answered at it.
+    Raises ValueError for an unknown name, or for a version without a calibration (it has no operating point).
+    """
+    if name not in OPERATING_POINTS:
+        choices = ", ".join(OPERATING_POINTS)
+        raise ValueError(f"{name!r} is not an operating point: choose one of {choices}.")
+    if not version.calibration:
+        raise ValueError(f"{version} has no calibration: it answers every photo with a class, at no operating point.")
+    previous = version.operating_point
+    if name == previous:
+        return False
+    version.operating_point = name
+    version.operating_point_set_by = user
+    version.operating_point_set_at = timezone.now()
+    version.save(update_fields=["operating_point", "operating_point_set_by", "operating_point_set_at"])
+    LogEntry.objects.log_actions(
+        user_id=user.pk,
+        queryset=[version],
+        action_flag=CHANGE,
+        change_message=f"Changed the operating point from {previous} to {name}.",
+        single_object=True,
+    )
+    return True

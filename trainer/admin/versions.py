@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from ..actions import check_activation, do_activate_model_version, do_cancel_training
 from ..models import ModelVersion
 from ..presenters import progress_summary, settings_rows, training_progress, version_report
+from .calibration import calibration_context, operating_point_view
 from .polling import poll_answer, poll_view
 
 
@@ -90,6 +91,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
             path("<path:object_id>/activate/", view(self.activate_view), name="trainer_modelversion_activate"),
             path("<path:object_id>/cancel/", view(self.cancel_view), name="trainer_modelversion_cancel"),
             path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_modelversion_updates"),
+            # The calibration section's form (trainer/admin/calibration.py).
+            path(
+                "<path:object_id>/operating-point/",
+                view(operating_point_view(self)),
+                name="trainer_modelversion_operating_point",
+            ),
             *super().get_urls(),
         ]
 
@@ -167,4 +174,5 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "lower_than_active": check.active if check and check.lower_score else None,
             "activate_url": reverse("admin:trainer_modelversion_activate", args=[version.pk]),
             "cancel_url": reverse("admin:trainer_modelversion_cancel", args=[version.pk]),
+            **calibration_context(request, version),
         }

@@ -1,5 +1,6 @@
 """Reading a dataset's source, whichever it is, into a Collection: what the ingestion task runs."""
 
+from ..ml.data import reserved_class_problem
 from ..models import Dataset
 from .collection import Collection, DatasetRefused
 from .folders import collect_folder
@@ -29,4 +30,10 @@ def collect(dataset: Dataset, collection: Collection) -> None:
         raise DatasetRefused(
             f"Training needs at least two classes, and this dataset has one: {label} ({count} images). "
             "Put each class in its own folder, or name the files <class>.<n>.jpg."
+        )
+    reserved = reserved_class_problem(collection.class_names)
+    if reserved:
+        raise DatasetRefused(
+            f"{reserved} Rename that class's folder (or the files' prefix, for files named <class>.<n>.jpg) after "
+            "what its photos show, and check the dataset again."
         )

@@ -17,12 +17,29 @@ import numpy as np
 from PIL import Image
 
 from ..images import load_for_model
+from . import VERDICT_WORDS
 
 logger = logging.getLogger(__name__)
 
 
 class DatasetError(ValueError):
     """The folder cannot be trained on; the message says why, in words a user can act on."""
+
+
+def reserved_class_problem(class_names: list[str]) -> str:
+    """Why these classes cannot be trained, if one of them is named "unsure" or "other" (in any case); or "".
+
+    A calibrated version answers those words when it cannot tell which class a photo shows, or when it shows
+    none of them (trainer/ml/verdicts.py): a class of the same name could not be told from those answers.
+    """
+    reserved = [name for name in class_names if name.strip().lower() in VERDICT_WORDS]
+    if not reserved:
+        return ""
+    named = " and ".join(f"“{name}”" for name in reserved)
+    return (
+        f"A class cannot be named {named}: “{VERDICT_WORDS[0]}” and “{VERDICT_WORDS[1]}” are the answers a model "
+        "gives when it cannot tell which of its classes a photo shows, or when the photo shows none of them."
+    )
 
 
 @dataclass
@@ -60,6 +77,11 @@ def list_class_folder(folder: Path, class_names: list[str] | None = None) -> tup
     if class_names is None:
         if len(found) < 2:
             raise DatasetError(f"{folder} needs one sub-folder per class and at least two classes; found {found}.")
+        reserved = reserved_class_problem(found)
+        if reserved:
+            raise DatasetError(
+                f"{reserved} Rename that sub-folder of {folder} after what its photos show, and train again."
+            )
         class_names = found
     elif found != class_names:
         raise DatasetError(f"The classes of {folder} are {found}, but the training folder's are {class_names}.")
