@@ -132,7 +132,8 @@ def main() -> None:
 
     if args.write_shipped:
         train, test = DATA / "catsdogs" / "train", DATA / "catsdogs" / "test"
-        call_command("calibrate_version", str(train), str(test), shipped=True, outliers=str(DATA / "outliers-lowres"))
+        # Keyword options skip argparse, and with it the Path conversion the command expects.
+        call_command("calibrate_version", str(train), str(test), shipped=True, outliers=DATA / "outliers-lowres")
     if not args.own.exists():
         from bench.outlier_photos import build
 
