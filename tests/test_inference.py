@@ -172,7 +172,8 @@ def test_a_model_in_remote_storage_is_fetched_once_into_the_cache(remote_storage
         version.file.path  # noqa: B018
 
     assert inference.classify(version, DOG).label == "dog"
-    assert [p.name for p in remote_storage.iterdir()] == [f"{version.file_sha256}.keras"]
+    cached = sorted(p.name for p in remote_storage.iterdir())
+    assert cached == sorted([f"{version.file_sha256}.keras", f"{version.calibration_sha256}.npz"])
     inference._loaded.clear()  # another worker process on the same machine: the cached copy serves it
     version.file.storage.delete(version.file.name)
     assert inference.classify(version, CAT).label == "cat"

@@ -3,17 +3,20 @@ shows, "other" when the photo shows none of them. NumPy only, no TensorFlow: fit
 photos' pooled features when a version is trained, stored beside the model as a .npz, and applied by the
 prediction worker to the served model's probabilities and features (classifier/inference.py).
 
-The rule, chosen by 5-fold cross-validation on the cat/dog training photos (README, "Honest answers"):
+The rule, its thresholds chosen by repeated 5-fold cross-validation on the training photos only (README,
+"Honest answers: how the verdict is decided"):
 
 - "other" when either detector finds the photo far from the training photos: the Mahalanobis distance to
   the nearest class mean (shared Ledoit-Wolf covariance) or the cosine distance to the nearest training
-  photo (trainer/ml/outliers.py). Each catches what the other misses (Mahalanobis lets rendered text
-  through; the nearest neighbour lets about a fifth of real outlier photos through). Both thresholds are
+  photo (trainer/ml/outliers.py). Each catches what the other misses: on the shipped model at "balanced",
+  Mahalanobis alone calls 70% of the drawings, screenshots and packaged photos of bench/outlier_photos.py
+  "other", the nearest photo alone 53% of outliers-lowres; together 99.5% and 96.0%. Both thresholds are
   the same quantile of their out-of-fold scores, the one at which the union keeps the operating point's
   share (OPERATING_POINTS) of held-out training photos.
 - "unsure" when the top two probabilities are closer than a margin m: per operating point, the smallest m
-  at which the out-of-fold answers kept reach ACCURACY_TARGETS. The out-of-fold probabilities come from a
-  softmax head refitted on each fold's features, since the served head has seen every training photo.
+  at which the out-of-fold answers kept are wrong at most ERROR_RATIOS times as often as all those the
+  distances keep. The out-of-fold probabilities come from a softmax head refitted on each fold's features
+  as catdog trains its head, since the served head has seen every training photo.
 """
 
 import zipfile
@@ -27,13 +30,22 @@ from . import outliers as detect
 
 FORMAT = "catdog-calibration"
 FORMAT_VERSION = 1
-# The accuracy the answers kept out of fold must reach, per operating point: the "unsure" margin is the
-# smallest that gets there. "balanced" asks for the 99.5% that catdog promises of its answers.
-ACCURACY_TARGETS = {"strict": 0.998, "balanced": 0.995, "lenient": 0.99}
+# How often the answers kept may be wrong, as a share of how often all the answers the distances keep are
+# wrong (out of fold), per operating point: the "unsure" margin is the smallest that gets there. Relative,
+# not absolute, so that it means the same for an easy dataset and a hard one: "balanced" turns away the
+# answers that hold a third of the errors. Absolute targets (99.5% for "balanced") asked for more than
+# the held-out training photos can show: the refitted head is right 98.3% of the time on them (the served
+# head 98.9% on the test photos), and the margins that reached 99.5% out of fold kept only 96% of test photos.
+ERROR_RATIOS = {"strict": 1 / 2, "balanced": 2 / 3, "lenient": 5 / 6}
 # The margin is never below this: a toss-up ("cat 55%, dog 45%") is "unsure" even when the held-out
 # photos are too few, or too easy, to show that it needs to be.
 MIN_MARGIN = 0.1
 MAX_FOLDS = 5
+# Cross-validation is repeated with other splits, up to this many times while the held-out scores number
+# at most HELD_OUT_SCORES: on 2,000 photos, one split's 99% quantile moved the share of outliers-lowres
+# called "other" between 93.8% and 97.3%; three splits pooled, between 95.3% and 96.0%.
+MAX_REPEATS = 3
+HELD_OUT_SCORES = 10_000
 # The nearest-neighbour reference keeps at most this many training photos (a seeded, class-stratified
 # sample, stored as float16): 20,000 photos of 1,280 features would make a 50 MB file, and a slower answer.
 MAX_REFERENCE = 10_000
@@ -66,7 +78,6 @@ class Calibration:
         # float16 on disk for size; float32 in memory, where the matrix product is several times faster.
         self.reference = np.asarray(reference, dtype=np.float32)
         self.thresholds = dict(thresholds)
-        self._centres = self.means @ self.whitening
 
     def threshold(self, operating_point: str) -> Threshold:
         try:
@@ -182,14 +193,17 @@ def fit_calibration(features, labels, class_names, *, seed) -> Calibration:
     rng = np.random.default_rng(seed)
     classes = len(class_names)
     reference_rows = detect.stratified_subset(labels, MAX_REFERENCE, rng)
-    squared, cosine, probabilities = _out_of_fold(features, labels, classes, reference_rows, rng)
-    correct = probabilities.argmax(axis=1) == labels
+    repeats = max(1, min(MAX_REPEATS, HELD_OUT_SCORES // len(labels)))
+    runs = [_out_of_fold(features, labels, classes, reference_rows, rng) for _ in range(repeats)]
+    squared, cosine, probabilities = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+    correct = probabilities.argmax(axis=1) == np.tile(labels, repeats)
     margins = detect.margins(probabilities)
     thresholds = {}
     for name, share in OPERATING_POINTS.items():
         limit_squared, limit_cosine = _distance_thresholds(squared, cosine, share)
         inside = (squared <= limit_squared) & (cosine <= limit_cosine)
-        margin = _margin_threshold(margins[inside], correct[inside], ACCURACY_TARGETS[name])
+        target = 1 - ERROR_RATIOS[name] * (1 - correct[inside].mean())
+        margin = _margin_threshold(margins[inside], correct[inside], target)
         thresholds[name] = Threshold(float(limit_squared), float(limit_cosine), margin)
     means, matrix = detect.whitening(features, labels, classes)
     return Calibration(class_names, means, matrix, detect.normalised(features[reference_rows]), thresholds)
