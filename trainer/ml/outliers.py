@@ -24,27 +24,38 @@ _CHUNK = 1024
 _SMALL_BATCH = 32
 
 
-def ledoit_wolf(centered: np.ndarray) -> np.ndarray:
-    """The Ledoit-Wolf shrunk covariance of rows already centred (n, d), as float64 (d, d)."""
-    x = centered.astype(np.float64)
-    n, d = x.shape
-    covariance = x.T @ x / n
+def ledoit_wolf(features: np.ndarray, labels: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """The Ledoit-Wolf shrunk covariance of the features around their class means, as float64 (d, d).
+
+    Summed a chunk of rows at a time: memory stays two d x d matrices whatever the number of photos. The
+    formula's sum over the squared entries of each row's outer product is the row's squared norm, squared.
+    """
+    n, d = features.shape
+    covariance = np.zeros((d, d))
+    fourth_powers = 0.0
+    for start in range(0, n, _CHUNK):
+        rows = slice(start, start + _CHUNK)
+        x = features[rows].astype(np.float64) - means[labels[rows]]
+        covariance += x.T @ x
+        fourth_powers += float(np.sum(np.sum(x**2, axis=1) ** 2))
+    covariance /= n
     mu = np.trace(covariance) / d
-    squares = x**2
-    beta = np.sum(squares.T @ squares) / n - np.sum(covariance**2)
-    delta = np.sum((covariance - mu * np.eye(d)) ** 2) / d
+    beta = fourth_powers / n - np.sum(covariance**2)
+    covariance[np.diag_indices(d)] -= mu
+    delta = np.sum(covariance**2) / d  # the distance to mu times the identity, computed in place
+    covariance[np.diag_indices(d)] += mu
     beta = min(beta / (d * n), delta)
     shrinkage = 0.0 if delta == 0 else beta / delta
-    shrunk = (1 - shrinkage) * covariance
-    shrunk[np.diag_indices(d)] += shrinkage * mu
-    return shrunk
+    covariance *= 1 - shrinkage
+    covariance[np.diag_indices(d)] += shrinkage * mu
+    return covariance
 
 
 def whitening(features: np.ndarray, labels: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Class means (classes, d) and a matrix W (d, d) such that |x W - m W|^2 is the squared Mahalanobis
     distance of x to mean m under the shared shrunk covariance."""
-    means = np.stack([features[labels == c].mean(axis=0) for c in range(classes)])
-    covariance = ledoit_wolf(features - means[labels])
+    means = np.stack([features[labels == c].mean(axis=0, dtype=np.float64) for c in range(classes)])
+    covariance = ledoit_wolf(features, labels, means)
     values, vectors = np.linalg.eigh(covariance)
     if values.max() <= 1e-12:
         # One photo per class (a fold of a tiny dataset): no spread to measure, so plain Euclidean distance.
