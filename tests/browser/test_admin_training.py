@@ -119,6 +119,9 @@ def _see_it_train_in_place(page, expect, screenshot):
     assert not seen[-1][2], f"the page did not reload once the training ended: {seen}"
     expect(panel).to_contain_text("Ready: test accuracy")
     expect(page.locator(".confusion td.cell")).to_have_count(4)
+    # The training calibrated its version on its own: measured on its held-out photos, at each operating point.
+    expect(page.locator("[data-calibration] [data-measured]")).to_contain_text("Measured when it was trained")
+    expect(page.locator("[data-calibration] [data-operating-point]")).to_have_count(3)
     screenshot(page, "version-ready")
 
 
