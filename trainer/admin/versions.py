@@ -37,7 +37,7 @@ class ModelVersionAdmin(ErrorAnalysisMixin, admin.ModelAdmin):
         # (templates/admin/trainer/modelversion/_training.html), not here.
         (None, {"fields": ["name", "is_active"]}),
         ("Model", {"fields": ["architecture", "class_names", "image_size", "model_file", "file_sha256"]}),
-        ("Data", {"fields": ["dataset", "dataset_sha256", "test_dataset", "test_sha256"]}),
+        ("Data", {"fields": ["dataset", "dataset_sha256", "test_dataset", "test_sha256", "outlier_dataset"]}),
         ("Settings", {"fields": ["settings_table"]}),
         ("History", {"fields": ["created_by", "created_at"]}),
         ("Network", {"fields": ["summary"], "classes": ["collapse"]}),
