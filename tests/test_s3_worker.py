@@ -89,8 +89,10 @@ def test_the_worker_reads_the_photo_and_the_model_through_storage(s3, worker_dir
     assert prediction.status == Prediction.Status.DONE, prediction.error or _worker_log(worker_dirs)
     assert prediction.label == "cat" and prediction.model_version == version
     assert prediction.image.name in s3.keys()
-    # Its model came from the bucket into the worker's cache, checked against the recorded hash.
-    assert [p.name for p in worker_dirs["cache"].iterdir()] == [f"{version.file_sha256}.keras"]
+    # Its model and its calibration came from the bucket into the worker's cache, checked against their hashes.
+    assert prediction.verdict == "cat" and version.calibration.name in s3.keys()
+    cached = {f"{version.file_sha256}.keras", f"{version.calibration_sha256}.npz"}
+    assert {p.name for p in worker_dirs["cache"].iterdir()} == cached
 
 
 def test_a_registered_model_is_stored_in_the_bucket_and_answers_once_activated(s3, worker_dirs, client, user):
