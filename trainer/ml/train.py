@@ -153,7 +153,9 @@ def run_training(
     metrics["skipped_files"] = len(datasets.skipped)
     metrics["training_seconds"] = round(time.monotonic() - started, 1)
 
+    calibrating = time.monotonic()
     calibrated = _calibrate(model, datasets, config, progress_callback, should_cancel)
+    metrics["calibration_seconds"] = round(time.monotonic() - calibrating, 1)
     output_path = Path(config.output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(output_path)
