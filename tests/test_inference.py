@@ -218,3 +218,40 @@ def test_a_pool_process_preloads_only_when_the_setting_is_on(settings, monkeypat
     settings.CATDOG_PRELOAD_MODEL = True
     worker_process_init.send(sender=None)
     assert started == ["preload"]
+
+
+def drawn_log_in_form() -> io.BytesIO:
+    """A screenshot-like picture: a bar, a card, two fields and a button, as a log-in page draws them."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (640, 480), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, 640, 50], fill=(79, 70, 229))
+    draw.rectangle([200, 120, 440, 400], outline=(200, 200, 200), width=2)
+    for top in (170, 240):
+        draw.rectangle([220, top, 420, top + 36], outline=(120, 120, 120), width=2)
+    draw.rectangle([220, 320, 420, 360], fill=(79, 70, 229))
+    draw.text((230, 130), "Log in", fill="black")
+    return encoded(image, "PNG")
+
+
+def test_the_shipped_calibration_says_none_of_these_to_a_screenshot_and_names_a_cat(version, no_loaded_models):
+    assert version.calibration.name  # the shipped model comes with its calibration
+    screenshot = inference.classify(version, drawn_log_in_form())
+    assert screenshot.verdict == "other" and screenshot.label in ("cat", "dog")  # the top class stays
+    assert_is_a_distribution(screenshot)
+    assert inference.classify(version, CAT).verdict == "cat"
+    assert inference.classify(version, DOG).verdict == "dog"
+
+
+def test_a_version_without_calibration_answers_every_photo_with_its_class(version, no_loaded_models):
+    ModelVersion.objects.filter(pk=version.pk).update(calibration="", calibration_sha256="")
+    version.refresh_from_db()
+    screenshot = inference.classify(version, drawn_log_in_form())
+    assert screenshot.verdict == screenshot.label
+
+
+def test_the_heatmap_comes_from_the_same_call_and_covers_the_photo(version, no_loaded_models):
+    result = inference.classify(version, CAT)
+    assert result.heatmap.shape == (7, 7) and result.heatmap.max() == pytest.approx(1.0)
+    assert result.heatmap.min() >= 0.0
