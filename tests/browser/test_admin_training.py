@@ -52,12 +52,13 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     _log_in(page, screenshot, live_url, admin_password)
     _add_the_dataset(page, expect, screenshot, live_url, pets_zip)
 
-    # A tiny training: a simple CNN at 32x32 for two epochs.
+    # A tiny training: a simple CNN at 32x32, for enough epochs (40: some 4 s in all) that the page's poll,
+    # every 2 s, sees it change in place more than once.
     page.click("[data-action=train]")
     page.wait_for_url(f"{live_url}/admin/trainer/dataset/*/train/")
     page.select_option("#id_architecture", "simple_cnn")
     page.fill("#id_image_size", "32")
-    page.fill("#id_epochs", "2")
+    page.fill("#id_epochs", "40")
     page.fill("#id_batch_size", "4")
     screenshot(page, "train-form")
     page.click("[data-submit-training]")
@@ -71,7 +72,7 @@ def test_an_admin_adds_a_dataset_trains_a_model_on_it_and_watches_the_progress(
     page.set_viewport_size(DESKTOP)
     version = ModelVersion.objects.get()
     assert version.status == ModelVersion.Status.READY
-    assert version.params["architecture"] == "simple_cnn" and version.params["epochs"] == 2
+    assert version.params["architecture"] == "simple_cnn" and version.params["epochs"] == 40
 
     # The version list shows every column beside the admin's menu and filters.
     page.goto(f"{live_url}/admin/trainer/modelversion/")
