@@ -69,6 +69,11 @@ def none_of(class_names: list[str]) -> str:
     return "None of: " + ", ".join(names)
 
 
+def said(label: str, class_names: list[str]) -> str:
+    """What the owner said a photo shows, in words: "dog", or for "other" "Not a cat or a dog"."""
+    return none_of(class_names) if label == OTHER else _spoken(label)
+
+
 def _hesitation(probabilities: dict[str, float]) -> str:
     ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
     shown = ranked if len(ranked) <= _ALL_CLASSES_UP_TO else ranked[:2]

@@ -1,5 +1,6 @@
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.settings import api_settings
@@ -7,9 +8,16 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.ratelimits import check_log_in, count_failed_log_in
 
-from .actions import do_create_predictions, do_delete_prediction
+from .actions import (
+    NOT_ANSWERED,
+    FeedbackError,
+    do_create_predictions,
+    do_delete_prediction,
+    do_give_feedback,
+    do_withdraw_feedback,
+)
 from .models import Prediction, verdict_choices
-from .serializers import PredictionCreateSerializer, PredictionSerializer
+from .serializers import FeedbackInputSerializer, FeedbackSerializer, PredictionCreateSerializer, PredictionSerializer
 from .views import serve_heatmap
 
 
@@ -35,7 +43,7 @@ class PredictionViewSet(
         return super().get_throttles()
 
     def get_queryset(self):
-        predictions = Prediction.objects.filter(owner=self.request.user).select_related("model_version")
+        predictions = Prediction.objects.filter(owner=self.request.user).select_related("model_version", "feedback")
         verdict = self.request.query_params.get("verdict")
         if self.action == "list" and verdict is not None:
             choices = verdict_choices(self.request.user)
@@ -55,6 +63,27 @@ class PredictionViewSet(
             {"id": prediction.pk, "status": prediction.status, "url": url},
             status=status.HTTP_202_ACCEPTED,
             headers={"Location": url},
+        )
+
+    @action(detail=True, methods=["post", "delete"])
+    def feedback(self, request, pk=None):
+        """`POST {"label": ...}`: what the photo really shows (201, or 200 when it replaces earlier feedback);
+        `DELETE`: withdraw it (204; 404 if there was none). The answer itself never changes."""
+        prediction = self.get_object()
+        if request.method == "DELETE":
+            if not do_withdraw_feedback(prediction):
+                raise exceptions.NotFound("There is no feedback on this photo.")
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if prediction.status != Prediction.Status.DONE:
+            raise exceptions.ValidationError({"detail": NOT_ANSWERED})
+        serializer = FeedbackInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            feedback, created = do_give_feedback(prediction, request.user, serializer.validated_data["label"])
+        except FeedbackError as error:
+            raise exceptions.ValidationError({"label": [str(error)]}) from None
+        return Response(
+            FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
     def heatmap(self, request, pk=None):

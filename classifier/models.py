@@ -2,14 +2,15 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from trainer.ml import VERDICT_WORDS
+from trainer.ml import OTHER, UNSURE, VERDICT_WORDS
 from trainer.models import ModelVersion
 
-from .answers import Answer, answer_of
+from .answers import Answer, answer_of, said
 
 # A prediction still pending after this long has lost its message (say, a broker that lost its data):
 # its owner may send it again. Redelivering is safe because the task is idempotent.
@@ -147,12 +148,48 @@ class Prediction(models.Model):
         return self.verdict or self.label
 
     @property
+    def class_names(self) -> list[str]:
+        """The answering version's classes, in its order (the probabilities' names if the version is unknown)."""
+        if self.model_version and self.model_version.class_names:
+            return list(self.model_version.class_names)
+        return sorted(self.probabilities or {})
+
+    @property
+    def feedback_label(self) -> str | None:
+        """What the owner said the photo shows (a class or "other"), None if they said nothing. Lists load the
+        feedback with select_related("feedback"), so this costs no query of its own."""
+        try:
+            return self.feedback.label
+        except ObjectDoesNotExist:
+            return None
+
+    @property
+    def feedback_words(self) -> str | None:
+        label = self.feedback_label
+        return None if label is None else said(label, self.class_names)
+
+    @property
+    def right_label(self) -> str | None:
+        """The feedback that says "the answer is right": the class answered, or "other" for "none of these";
+        None for "can't tell", which only a class (or "none of these") can correct, and until answered."""
+        verdict = self.final_verdict
+        return None if verdict in (None, UNSURE) else verdict
+
+    @property
+    def feedback_options(self) -> list[tuple[str, str]]:
+        """The other answers its owner can give, as (label, words): each class, then "None of these"; the
+        answer's own label is left out until feedback is given (a "Right" button stands for it)."""
+        options = [(name, said(name, [])) for name in self.class_names] + [(OTHER, "None of these")]
+        if self.feedback_label is None:
+            options = [option for option in options if option[0] != self.right_label]
+        return options
+
+    @property
     def answer(self) -> Answer | None:
         """The answer in words (classifier/answers.py), in the answering version's terms."""
         if self.status != self.Status.DONE:
             return None
-        class_names = self.model_version.class_names if self.model_version else []
-        return answer_of(self.final_verdict, self.probabilities or {}, class_names)
+        return answer_of(self.final_verdict, self.probabilities or {}, self.class_names)
 
 
 def verdict_choices(owner) -> list[str]:
@@ -162,3 +199,20 @@ def verdict_choices(owner) -> list[str]:
     answered = Prediction.objects.filter(owner=owner).exclude(label="").values_list("label", flat=True).distinct()
     earlier = sorted(set(answered.order_by()) - set(active) - set(VERDICT_WORDS))
     return [*active, *earlier, *VERDICT_WORDS]
+
+
+class Feedback(models.Model):
+    """What the owner says a photo really shows, kept beside the model's answer, which it never changes: a class
+    of the version that answered, or "other" for none of them. One per prediction; a second replaces the first."""
+
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="feedback")
+    label = models.CharField(max_length=100)
+    given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+
+    def __str__(self):
+        return f"{self.label} for prediction {self.prediction_id}"

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from .models import Prediction
+from .models import Feedback, Prediction
 from .validation import check_image_upload
 
 
@@ -21,6 +21,8 @@ class PredictionSerializer(serializers.ModelSerializer):
     heatmap_url = serializers.SerializerMethodField()
     # A class name, "unsure" or "other"; the label for an answer from before verdicts; null until answered.
     verdict = serializers.CharField(source="final_verdict", read_only=True, allow_null=True)
+    # What the owner said the photo shows: a class of the answering version or "other"; null if nothing.
+    feedback = serializers.CharField(source="feedback_label", read_only=True, allow_null=True)
 
     class Meta:
         model = Prediction
@@ -36,6 +38,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "created_at",
             "error",
             "heatmap_url",
+            "feedback",
         ]
 
     def get_model_version(self, prediction) -> str | None:
@@ -47,3 +50,17 @@ class PredictionSerializer(serializers.ModelSerializer):
         if not prediction.heatmap:
             return None
         return reverse("api:prediction-heatmap", args=[prediction.pk], request=self.context.get("request"))
+
+
+class FeedbackInputSerializer(serializers.Serializer):
+    """`{"label": ...}`; whether the label fits the prediction is the action's to say (check_feedback_label)."""
+
+    label = serializers.CharField(
+        max_length=100, error_messages={"required": "Say what the photo shows: a class name, or “other”."}
+    )
+
+
+class FeedbackSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Feedback
+        fields = ["label", "created_at", "updated_at"]
