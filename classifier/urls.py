@@ -13,5 +13,6 @@ urlpatterns = [
     path("predictions/<int:pk>/thumbnail/", views.thumbnail, name="thumbnail"),
     path("predictions/<int:pk>/heatmap.png", views.heatmap, name="heatmap"),
     path("predictions/<int:pk>/retry/", views.retry, name="retry"),
+    path("predictions/<int:pk>/feedback/", views.feedback, name="feedback"),
     path("predictions/<int:pk>/delete/", views.delete, name="delete"),
 ]

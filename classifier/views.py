@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -15,7 +15,13 @@ from accounts.ratelimits import rate_limit
 from trainer.files import serve_file
 from trainer.images import content_type_of
 
-from .actions import do_create_predictions, do_delete_prediction, do_retry_prediction
+from .actions import (
+    FeedbackError,
+    do_create_predictions,
+    do_delete_prediction,
+    do_give_feedback,
+    do_retry_prediction,
+)
 from .answers import VERDICT_CHOICE_NAMES
 from .forms import UploadForm
 from .heatmaps import render_overlay
@@ -27,7 +33,7 @@ _STOP_POLLING = HttpResponseStopPolling.status_code  # 286: htmx stops the polli
 
 def _get_prediction_for_user(request, pk: int) -> Prediction:
     """The one place that decides who may see a prediction: its owner, and nobody else (404)."""
-    return get_object_or_404(Prediction.objects.select_related("model_version"), pk=pk, owner=request.user)
+    return get_object_or_404(Prediction.objects.select_related("model_version", "feedback"), pk=pk, owner=request.user)
 
 
 @require_http_methods(["GET", "POST"])
@@ -59,7 +65,7 @@ def _render_upload(request, form, status=200):
 def history(request):
     choices = verdict_choices(request.user)
     filters, unknown_verdict = _history_filters(request, choices)
-    predictions = Prediction.objects.filter(owner=request.user).select_related("model_version")
+    predictions = Prediction.objects.filter(owner=request.user).select_related("model_version", "feedback")
     if "label" in filters:
         predictions = predictions.filter(label=filters["label"])
     if "verdict" in filters:
@@ -77,6 +83,7 @@ def history(request):
         "page": page,
         "poll_url": poll_url,
         "filter_query": urlencode(filters),
+        "return_to": request.get_full_path(),
         "unknown_verdict": unknown_verdict,
         **_filter_context(request.user, filters, choices),
     }
@@ -142,8 +149,11 @@ def _updates(request, **context):
         login_url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': page})}"
         return render(request, "classifier/_signed_out.html", {"login_url": login_url}, status=_STOP_POLLING)
     shown = _shown_states(request)
-    found = Prediction.objects.filter(owner=request.user, pk__in=shown).select_related("model_version")
+    found = Prediction.objects.filter(owner=request.user, pk__in=shown).select_related("model_version", "feedback")
     changed = [prediction for prediction in found if prediction.page_state != shown[prediction.pk]]
+    # A history card's feedback form brings its person back to the page they were on.
+    if context["in_list"]:
+        context["return_to"] = request.htmx.current_url_abs_path or reverse("classifier:history")
     context |= {"changed": changed, "gone": sorted(set(shown) - {prediction.pk for prediction in found})}
     if context["in_list"] and any(prediction.is_finished for prediction in changed):
         choices = verdict_choices(request.user)
@@ -224,6 +234,29 @@ def retry(request, pk: int):
     if do_retry_prediction(prediction):
         messages.info(request, "Sent again to the model.")
     return redirect("classifier:detail", prediction.pk)
+
+
+@require_POST
+def feedback(request, pk: int):
+    """The owner says what the photo really shows: back to the page they came from, saying thank you; a label
+    the version does not know, or a photo without an answer, shows the photo's page saying why (nothing stored)."""
+    prediction = _get_prediction_for_user(request, pk)
+    try:
+        do_give_feedback(prediction, request.user, request.POST.get("label", ""))
+    except FeedbackError as error:
+        context = {"prediction": prediction, "feedback_error": str(error)}
+        return render(request, "classifier/detail.html", context, status=400)
+    messages.success(request, f"Thank you: you said {prediction.feedback_words}.")
+    return redirect(_back_to(request, prediction))
+
+
+def _back_to(request, prediction: Prediction) -> str:
+    """The history page the form was on (`next`, a path on this site), at the photo's card; else its page."""
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    if safe and back.startswith(reverse("classifier:history")):
+        return f"{back.split('#')[0]}#prediction-{prediction.pk}"
+    return reverse("classifier:detail", args=[prediction.pk])
 
 
 @require_POST

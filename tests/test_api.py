@@ -108,7 +108,7 @@ def test_detail_has_exactly_the_contract_fields(api, make_prediction):
     body = api.get(f"/api/predictions/{prediction.pk}/").json()
     assert set(body) == {
         "id", "status", "label", "verdict", "confidence", "probabilities", "model_version", "inference_ms",
-        "created_at", "error", "heatmap_url",
+        "created_at", "error", "heatmap_url", "feedback",
     }  # fmt: skip
     assert body["status"] == "done"
     assert body["label"] == "dog"
