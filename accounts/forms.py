@@ -1,4 +1,7 @@
+from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
+
+from .models import Profile
 
 
 class FocusFirstProblem:
@@ -33,3 +36,9 @@ class SignUpForm(FocusFirstProblem, EveryPasswordProblem, UserCreationForm):
 
 class ChangePasswordForm(FocusFirstProblem, EveryPasswordProblem, PasswordChangeForm):
     checked_field = "new_password1"
+
+
+class CorrectionsConsentForm(forms.Form):
+    corrections_may_be_used = forms.BooleanField(
+        label=Profile._meta.get_field("corrections_may_be_used").verbose_name, required=False
+    )

@@ -8,6 +8,7 @@ from .ratelimits import limit_log_ins
 # Only the account pages the site offers: there is no e-mail, so no password-reset pages.
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("settings/", views.account_settings, name="account_settings"),
     path("login/", limit_log_ins(auth_views.LoginView.as_view()), name="login"),
     path("logout/", views.LogOutView.as_view(), name="logout"),
     path(

@@ -5,7 +5,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .forms import SignUpForm
+from .actions import do_set_corrections_consent
+from .forms import CorrectionsConsentForm, SignUpForm
+from .models import Profile
 from .ratelimits import rate_limit
 
 
@@ -32,3 +34,23 @@ class LogOutView(auth_views.LogoutView):
         response = super().post(request, *args, **kwargs)
         messages.info(request, "You are logged out.")
         return response
+
+
+@require_http_methods(["GET", "POST"])
+def account_settings(request):
+    """The person's settings: whether their corrected photos may be used to improve the model. Showing the page
+    writes nothing (a person without a profile sees the defaults); saving creates it."""
+    if request.method == "POST":
+        form = CorrectionsConsentForm(request.POST)
+        form.is_valid()  # a checkbox: absent means off, anything else on; nothing to refuse
+        allowed = form.cleaned_data["corrections_may_be_used"]
+        do_set_corrections_consent(request.user, allowed)
+        if allowed:
+            messages.success(request, "Saved: the photos you corrected may be used to improve the model.")
+        else:
+            messages.success(request, "Saved: the photos you corrected will not be used to improve the model.")
+        return redirect("account_settings")
+    profile = Profile.objects.filter(user=request.user).first()
+    allowed = bool(profile and profile.corrections_may_be_used)
+    form = CorrectionsConsentForm(initial={"corrections_may_be_used": allowed})
+    return render(request, "accounts/settings.html", {"form": form, "profile": profile, "allowed": allowed})
