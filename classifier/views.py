@@ -244,10 +244,21 @@ def feedback(request, pk: int):
     try:
         do_give_feedback(prediction, request.user, request.POST.get("label", ""))
     except FeedbackError as error:
-        context = {"prediction": prediction, "feedback_error": str(error)}
-        return render(request, "classifier/detail.html", context, status=400)
+        return _render_feedback(request, prediction, {"feedback_error": str(error)}, status=400)
+    if request.htmx:
+        return _render_feedback(request, prediction, {"thanks": True})
     messages.success(request, f"Thank you: you said {prediction.feedback_words}.")
     return redirect(_back_to(request, prediction))
+
+
+def _render_feedback(request, prediction: Prediction, context: dict, status: int = 200):
+    """The photo's page; for htmx, only the form's fragment, as on the page the form is on (a history card's
+    form says where it is, `next`)."""
+    if not request.htmx:
+        return render(request, "classifier/detail.html", {"prediction": prediction, **context}, status=status)
+    back = request.POST.get("next", "")
+    context |= {"prediction": prediction, "compact": bool(back), "return_to": back}
+    return render(request, "classifier/_feedback.html", context, status=status)
 
 
 def _back_to(request, prediction: Prediction) -> str:

@@ -183,3 +183,31 @@ def test_a_card_swapped_in_by_the_historys_poll_returns_to_the_page_it_is_on(cli
     _, page = _page(r)
     assert page.find("input", name="next", value=page_url)
     assert page.find("button", name="label", value="cat", data_feedback_right=True)
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_with_htmx_the_answer_is_the_fragment_saying_thank_you(alice_client, alice, model_version):
+    prediction = _done(alice, model_version, label="cat", verdict="cat")
+    back = f"{HISTORY}?page=1"
+    r = alice_client.post(_feedback_url(prediction), {"label": "dog", "next": back}, **HTMX)
+    assert r.status_code == 200
+    html, page = _page(r)
+    assert "You said: dog . Thank you!" in _text(html)
+    [fragment] = page.find("div", id=f"feedback-{prediction.pk}")
+    assert "feedback-compact" in fragment["class"]
+    assert page.find("input", name="next", value=back)
+    assert "<html" not in html
+    assert Feedback.objects.get(prediction=prediction).label == "dog"
+
+
+def test_with_htmx_a_bad_label_answers_the_fragment_saying_why(alice_client, alice, model_version):
+    prediction = _done(alice, model_version)
+    r = alice_client.post(_feedback_url(prediction), {"label": "horse"}, **HTMX)
+    assert r.status_code == 400
+    html, page = _page(r)
+    assert page.find("div", id=f"feedback-{prediction.pk}")
+    assert page.find("div", data_feedback_error=True)
+    assert "“horse” is not a class of the model that answered" in _text(html)
+    assert not Feedback.objects.exists()

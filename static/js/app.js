@@ -68,4 +68,12 @@
   document.addEventListener("htmx:confirm", function (event) {
     if (document.hidden && event.target.hasAttribute("data-poll")) event.preventDefault();
   });
+
+  // A refused feedback (HTTP 400) comes with its fragment saying why: show it, as htmx would a success.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 400 && event.detail.elt.closest("[data-feedback-form]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
 })();
