@@ -84,6 +84,8 @@ def test_feedback_from_the_detail_page_says_thank_you_and_what_was_said(alice_cl
     # A way to change it: every answer again, the one given marked.
     assert page.find("details", data_feedback_change=True)
     assert page.find("button", name="label", value="dog", aria_pressed="true")
+    assert _buttons(page, prediction) == ["bird", "cat", "dog", "other"]
+    assert not page.find("button", data_feedback_right=True)
     assert Feedback.objects.get(prediction=prediction).label == "dog"
 
 
@@ -106,7 +108,9 @@ def test_none_of_these_reads_as_the_versions_classes(alice_client, alice, model_
     assert "You said: Not a cat or a dog" in _text(r.content.decode())
 
 
-@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/predictions/", "/admin/"])
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/predictions/", "//evil.example/predictions/", "/admin/", "/predictions"]
+)
 def test_feedback_never_sends_anyone_off_the_history(alice_client, alice, model_version, next_url):
     prediction = _done(alice, model_version)
     r = alice_client.post(_feedback_url(prediction), {"label": "cat", "next": next_url})
