@@ -109,7 +109,14 @@ def test_none_of_these_reads_as_the_versions_classes(alice_client, alice, model_
 
 
 @pytest.mark.parametrize(
-    "next_url", ["https://evil.example/predictions/", "//evil.example/predictions/", "/admin/", "/predictions"]
+    "next_url",
+    [
+        "https://evil.example/predictions/",
+        "//evil.example/predictions/",
+        "/admin/",
+        "/predictions",
+        "/predictions/\r\nX: y",
+    ],
 )
 def test_feedback_never_sends_anyone_off_the_history(alice_client, alice, model_version, next_url):
     prediction = _done(alice, model_version)
