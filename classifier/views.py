@@ -265,7 +265,7 @@ def _back_to(request, prediction: Prediction) -> str:
     """The history page the form was on (`next`: a path under the history's, so never another site), at the
     photo's card; else the photo's page."""
     back = request.POST.get("next", "")
-    if back.startswith(reverse("classifier:history")):
+    if back.startswith(reverse("classifier:history")) and back.isprintable():  # no line breaks into the header
         return f"{back.split('#')[0]}#prediction-{prediction.pk}"
     return reverse("classifier:detail", args=[prediction.pk])
 
