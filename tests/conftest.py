@@ -123,3 +123,13 @@ def pytest_sessionfinish(session, exitstatus):
             client.delete(*keys)
     except redis.RedisError:
         pass  # Redis is gone: nothing to clean up
+
+
+@pytest.fixture
+def signed_in_api(user):
+    """A REST client signed in as `user` (the API's authentication itself is tested in test_api.py)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

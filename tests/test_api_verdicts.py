@@ -1,7 +1,6 @@
 """The API's `verdict`: in the detail and the list, for answers from before verdicts too, and as a filter."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from trainer.models import ModelVersion
 
@@ -9,10 +8,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+def api(signed_in_api):
+    return signed_in_api
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import time
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from catdog_site.celery import app as celery_app
 from classifier.actions import do_retry_prediction
@@ -35,10 +34,8 @@ def broker_down(monkeypatch):
 
 
 @pytest.fixture
-def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+def api(signed_in_api):
+    return signed_in_api
 
 
 def test_an_upload_while_the_broker_is_down_answers_202_and_stays_pending(

@@ -14,10 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+def api(signed_in_api):
+    return signed_in_api
 
 
 @pytest.fixture
