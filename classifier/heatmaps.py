@@ -10,7 +10,7 @@ photo's own proportions puts every cell back over the part of the photo it came 
 from typing import BinaryIO
 
 import numpy as np
-from PIL import ExifTags, Image
+from PIL import Image
 
 from trainer.heatmap_images import coloured_png, grayscale_png
 from trainer.ml.heatmaps import to_bytes
@@ -18,20 +18,6 @@ from trainer.ml.heatmaps import to_bytes
 # Long enough to follow a subject's outline once smoothed, small enough to cost a few milliseconds and a
 # few kilobytes; a smaller photo keeps its own size.
 LONG_SIDE = 512
-
-# EXIF orientations that turn the photo a quarter (ImageOps.exif_transpose swaps its sides for these).
-_QUARTER_TURNS = {5, 6, 7, 8}
-
-
-def upright_size(photo: BinaryIO) -> tuple[int, int]:
-    """(width, height) of the photo as people see it, EXIF orientation applied, from its header alone.
-
-    Prediction.width/height are the stored file's own, before any turn (trainer/images.py `check_image`).
-    """
-    with Image.open(photo) as image:
-        width, height = image.size
-        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
 
 
 def heatmap_size(photo_size: tuple[int, int], long_side: int = LONG_SIDE) -> tuple[int, int]:

@@ -6,6 +6,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from PIL import Image
 
+from trainer.images import upright_size
 from trainer.models import ModelVersion
 
 from .actions import (
@@ -16,7 +17,7 @@ from .actions import (
     do_resend_predictions,
     do_uncount_delivery,
 )
-from .heatmaps import render_grayscale, upright_size
+from .heatmaps import render_grayscale
 from .models import Prediction
 
 logger = logging.getLogger(__name__)

@@ -11,16 +11,12 @@ from trainer.models import DatasetImage, ModelVersion, TestPhotoResult
 from trainer.tasks import train_model_version
 
 from .dataset_helpers import class_folders, write_tree, zip_bytes
-from .training_helpers import request_tiny_training
+from .training_helpers import request_tiny_training, trainings_not_sent  # noqa: F401 (a fixture)
 
 pytest_plugins = ["tests.dataset_fixtures"]
 # transaction=True: the training's heartbeat thread writes through a connection of its own.
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _not_sent(monkeypatch):
-    monkeypatch.setattr("trainer.actions.trainings._enqueue_training", lambda version_id: None)
+# Each test runs the training task itself, when it chooses (trainings_not_sent).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("trainings_not_sent")]
 
 
 @pytest.fixture

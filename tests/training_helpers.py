@@ -1,5 +1,7 @@
 """Tiny trainings for the tests/test_training_*.py files: a few small photos, one or two epochs."""
 
+import pytest
+
 from trainer.actions import do_request_training
 from trainer.models import ModelVersion
 
@@ -28,3 +30,9 @@ def saved_version(**fields) -> ModelVersion:
     """A model version row as the admin lists it (ready, two classes unless told), with no file."""
     defaults = {"name": "v", "architecture": "mobilenet_v2", "status": "ready", "class_names": ["cat", "dog"]}
     return ModelVersion.objects.create(**{**defaults, **fields})
+
+
+@pytest.fixture
+def trainings_not_sent(monkeypatch):
+    """Each test runs the training task itself, when it chooses (eager mode would run it on request)."""
+    monkeypatch.setattr("trainer.actions.trainings._enqueue_training", lambda version_id: None)

@@ -9,14 +9,14 @@ measured from outside the datasets (the shipped model's test photos) have no kep
 from dataclasses import dataclass
 
 from django.db.models import Count, F, QuerySet
-from PIL import ExifTags, Image
+from PIL import Image
 
+from . import images
 from .ml import OTHER, UNSURE
 from .models import DatasetImage, ModelVersion, TestPhotoResult
 
 PER_PAGE = 60
 IMAGE_SIDE = 320  # the heatmap image's longer side: the size of the thumbnails it is laid over
-_TURNED = {5, 6, 7, 8}  # EXIF orientations that turn the photo a quarter, swapping width and height
 
 VERDICT_WORDS = {UNSURE: "Not sure", OTHER: "None of its classes", "": "None (no calibration)"}
 
@@ -93,12 +93,10 @@ def upright_size(image: DatasetImage) -> tuple[int, int]:
         if image.thumbnail:
             with image.thumbnail.storage.open(image.thumbnail.name, "rb") as file, Image.open(file) as picture:
                 return picture.size
-        with image.file.storage.open(image.file.name, "rb") as file, Image.open(file) as picture:
-            orientation = picture.getexif().get(ExifTags.Base.Orientation, 1)
+        with image.file.storage.open(image.file.name, "rb") as file:
+            return images.upright_size(file)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        orientation = 1  # a file gone from storage: its recorded shape is the best there is
-    width, height = image.width, image.height
-    return (height, width) if orientation in _TURNED else (width, height)
+        return image.width, image.height  # a file gone from storage: its recorded shape is the best there is
 
 
 def image_size(width: int, height: int, longest: int = IMAGE_SIDE) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 import numpy as np
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 THUMBNAIL_SIZE = (320, 320)
 
@@ -162,6 +162,19 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode != "RGB":
         image = image.convert("RGB")  # L, 1, CMYK (Pillow inverts Adobe CMYK JPEGs), YCbCr, LAB, HSV
     return image
+
+
+# EXIF orientations that turn the photo a quarter: ImageOps.exif_transpose swaps its sides for these.
+_QUARTER_TURNS = {5, 6, 7, 8}
+
+
+def upright_size(file: BinaryIO) -> tuple[int, int]:
+    """(width, height) of a photo as people (and the model) see it, EXIF orientation applied, from its header
+    alone: the sizes catdog records are the file's own, before any turn (`check_image`)."""
+    with Image.open(file) as image:
+        width, height = image.size
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
 
 
 def load_for_model(source: str | BinaryIO | Image.Image, size: tuple[int, int]) -> np.ndarray:
