@@ -322,3 +322,20 @@ def test_training_stops_when_cancelled_and_saves_nothing(folder, tmp_path):
         run_training(config, should_cancel=cancel_after_first_batch)
     assert len(calls) == 1
     assert not (tmp_path / "model.keras").exists()
+
+
+def test_a_mobilenet_v2_calibration_reads_only_the_test_photos_again(tmp_path):
+    """The frozen encoder's features of the training photos, computed for the head, are the served model's:
+    the calibration fits on them instead of reading every training photo a second time."""
+    from trainer.ml.train import StepProgress, TrainingConfig, run_training
+
+    train = make_image_folder(tmp_path / "train", per_class=12)
+    test = make_image_folder(tmp_path / "test", per_class=3, seed=1)
+    config = TrainingConfig(train_dir=train, test_dir=test, output_path=tmp_path / "model.keras", image_size=32,
+                            epochs=2, batch_size=4, augmentation="none", weights=mobilenet_weights())  # fmt: skip
+    steps = []
+    result = run_training(config, progress_callback=steps.append)
+
+    calibrating = [step for step in steps if isinstance(step, StepProgress) and step.phase == "calibrating"]
+    assert calibrating and {step.total for step in calibrating} == {2}  # the 6 test photos, 4 a batch
+    assert result.calibration_path is not None and result.calibration_report["held_out"] == 6

@@ -44,10 +44,15 @@ class Photos:
     test_paths: list[Path]
     y_test: np.ndarray
     outlier_paths: list[Path] = field(default_factory=list)
+    # The training photos' pooled features, when the training already computed them (MobileNetV2's frozen
+    # encoder gives the served model's features): the calibration then does not read those photos again.
+    train_features: np.ndarray | None = None
 
     @property
     def count(self) -> int:
-        return len(self.train_paths) + len(self.test_paths) + len(self.outlier_paths)
+        """The photos the served model must still read."""
+        train = len(self.train_paths) if self.train_features is None else 0
+        return train + len(self.test_paths) + len(self.outlier_paths)
 
 
 def calibrate(
@@ -61,7 +66,9 @@ def calibrate(
 ) -> Calibrated:
     """Fit the version's verdict rule on its training photos and measure it on its test and outlier photos."""
     run = _ServedRun(model, batch_size, -(-photos.count // batch_size), after_batch)
-    train_features = run.features(photos.train_paths)
+    train_features = photos.train_features
+    if train_features is None:
+        train_features = run.features(photos.train_paths)
     test = run.answers(photos.test_paths)
     outliers = run.answers(photos.outlier_paths) if photos.outlier_paths else None
     try:

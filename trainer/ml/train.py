@@ -142,7 +142,7 @@ def run_training(
         weights=config.weights if config.architecture == MOBILENET_V2 else None,
         seed=config.seed,
     )
-    history, probabilities = train(model, datasets, config, progress_callback, should_cancel)
+    history, probabilities, train_features = train(model, datasets, config, progress_callback, should_cancel)
 
     metrics = evaluate(datasets.y_test, probabilities, datasets.class_names)
     metrics["history"] = history
@@ -154,7 +154,7 @@ def run_training(
     metrics["training_seconds"] = round(time.monotonic() - started, 1)
 
     calibrating = time.monotonic()
-    calibrated = _calibrate(model, datasets, config, progress_callback, should_cancel)
+    calibrated = _calibrate(model, datasets, config, train_features, progress_callback, should_cancel)
     metrics["calibration_seconds"] = round(time.monotonic() - calibrating, 1)
     output_path = Path(config.output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,8 +179,9 @@ def run_training(
     )
 
 
-def _calibrate(model, datasets: Datasets, config: TrainingConfig, progress_callback, should_cancel):
-    """The verdict rule, fitted on the training photos as the served model sees them (never augmented)."""
+def _calibrate(model, datasets: Datasets, config: TrainingConfig, train_features, progress_callback, should_cancel):
+    """The verdict rule, fitted on the training photos as the served model sees them (never augmented);
+    `train_features`, when the training already computed them, spare a second pass over those photos."""
     outlier_paths = []
     if config.outlier_dir is not None:
         outlier_paths = readable_images(Path(config.outlier_dir), config.image_size)
@@ -191,7 +192,9 @@ def _calibrate(model, datasets: Datasets, config: TrainingConfig, progress_callb
         if should_cancel is not None and should_cancel():
             raise TrainingCancelled
 
-    photos = Photos(datasets.train_paths, datasets.y_train, datasets.test_paths, datasets.y_test, outlier_paths)
+    photos = Photos(
+        datasets.train_paths, datasets.y_train, datasets.test_paths, datasets.y_test, outlier_paths, train_features
+    )
     return calibrate(
         model, datasets.class_names, photos, batch_size=config.batch_size, seed=config.seed, after_batch=after_batch
     )
@@ -221,8 +224,9 @@ def train(
     config: TrainingConfig,
     progress_callback: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
-) -> tuple[dict, np.ndarray]:
-    """Fit `model` on the training photos; returns the per-epoch history and the test probabilities.
+) -> tuple[dict, np.ndarray, np.ndarray | None]:
+    """Fit `model` on the training photos; returns the per-epoch history, the test probabilities and, for
+    MobileNetV2, the frozen encoder's features of the training photos as they are (not augmented).
 
     The test photos give the per-epoch test curves, nothing more: no choice (epoch, weights) is made
     on them, so the final test accuracy stays an honest measure.
@@ -233,11 +237,12 @@ def train(
         fit_model, x_train, y_train, x_test = _features_for_head(
             model, datasets, config, progress_callback, should_cancel
         )
+        train_features = x_train[: len(datasets.train_paths)]  # the photos themselves come first
         train_data = {"x": x_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
         test_data, test_inputs = (x_test, datasets.y_test), {"x": x_test, "batch_size": config.batch_size}
     else:
         # Photos stream from disk, decoded a batch at a time, in a new seeded order every epoch.
-        fit_model = model
+        fit_model, train_features = model, None  # its encoder learns: its features change with every epoch
         size, batch_size = config.image_size, config.batch_size
         train_data = {"x": _Photos(datasets.train_paths, datasets.y_train, size, batch_size, seed=config.seed)}
         test_data = _Photos(datasets.test_paths, datasets.y_test, size, batch_size)
@@ -263,7 +268,7 @@ def train(
         raise TrainingCancelled
     names = {"loss": "loss", "accuracy": "accuracy", "val_loss": "test_loss", "val_accuracy": "test_accuracy"}
     history = {names[key]: [float(v) for v in values] for key, values in fit.history.items() if key in names}
-    return history, fit_model.predict(**test_inputs, verbose=0)
+    return history, fit_model.predict(**test_inputs, verbose=0), train_features
 
 
 def _features_for_head(
