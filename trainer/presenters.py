@@ -36,7 +36,7 @@ def training_progress(version: ModelVersion, now: datetime | None = None) -> dic
     done, total = progress.get("done") or 0, progress.get("total") or 0
     return {
         "phase": PHASES.get(phase, phase or ""),
-        "in_features": phase in BATCH_PHASES,
+        "in_batches": phase in BATCH_PHASES,  # counted in batches of photos, not epochs
         "epoch": epoch,
         "epochs": epochs,
         "done": done,
