@@ -216,3 +216,35 @@ class Feedback(models.Model):
 
     def __str__(self):
         return f"{self.label} for prediction {self.prediction_id}"
+
+
+class Review(models.Model):
+    """An admin's decision on a prediction in the review queue (classifier/review.py): the label accepted for its
+    photo, or that it was rejected or skipped. Only accepted photos of owners who allow it become training data,
+    through a new dataset version; deleting the prediction deletes its review (a version keeps its copy)."""
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        SKIPPED = "skipped", "Skipped"
+
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="review")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    # The label accepted: a class of the version that answered, or "other"; blank unless accepted.
+    label = models.CharField(max_length=100, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["decision", "label"], name="classifier_review_decision")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(decision="accepted", label__gt="") | ~models.Q(decision="accepted"),
+                name="classifier_review_accepted_has_label",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} {self.label} for prediction {self.prediction_id}".replace("  ", " ")

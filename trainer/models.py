@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
+from django.utils import timezone
 from django_cleanup import cleanup
 
 from . import ml
@@ -22,6 +23,7 @@ class Dataset(models.Model):
         ZIP = "zip", "Zip archive"
         FOLDER = "folder", "Folder on the server"
         URLS = "urls", "Image URLs"
+        VERSION = "version", "New version of another dataset"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -46,6 +48,18 @@ class Dataset(models.Model):
         max_length=64, blank=True, db_index=True, help_text="SHA-256 over the sorted (class, image SHA-256) pairs."
     )
     report = models.JSONField(default=dict, blank=True)
+    # A dataset version (source "version") is frozen: its parent's images, with the lineage's test split
+    # inherited unchanged, plus the photos accepted from the review queue (`added`: per-class counts, the
+    # predictions they came from). Its images never change; a parent with versions cannot be deleted.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    added = models.JSONField(default=dict, blank=True, help_text="What this version added to its parent.")
+    # Read on the lineage's root: a training of the lineage that ends significantly better than the active
+    # version, on the same photos, is activated (trainer/actions/promotion.py).
+    auto_promote = models.BooleanField(
+        "promote automatically",
+        default=False,
+        help_text="Activate a version trained on this lineage when it is significantly better than the active one.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -68,6 +82,19 @@ class Dataset(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def root(self) -> "Dataset":
+        """The first dataset of its lineage (itself, for a dataset that is no version of another)."""
+        dataset = self
+        while dataset.parent_id is not None:
+            dataset = dataset.parent
+        return dataset
+
+    @property
+    def has_frozen_split(self) -> bool:
+        """Whether its images carry the lineage's frozen test split (every dataset version does)."""
+        return self.images.exclude(split="").exists()
+
 
 @cleanup.ignore  # its files may outlive the row: see _delete_unused_image_files
 class DatasetImage(models.Model):
@@ -83,6 +110,12 @@ class DatasetImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     origin = models.TextField(blank=True, help_text="The archive entry, file or URL it came from.")
+    # The lineage's frozen split: "test" photos measure every version trained in the lineage, "train" ones
+    # train; "" for a dataset that is no version (training holds out a seeded share of it, trainer/ml/data.py).
+    split = models.CharField(max_length=5, blank=True, choices=[("train", "Train"), ("test", "Test")])
+    # Perceptual hashes (64-bit DCT hash, hex) of the image and of its mirror image, for near-duplicates.
+    phash = models.CharField(max_length=16, blank=True)
+    phash_mirror = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["label", "id"]
@@ -90,7 +123,11 @@ class DatasetImage(models.Model):
             # Exact duplicates are kept once per dataset, whatever class they were filed under.
             models.UniqueConstraint(fields=["dataset", "sha256"], name="trainer_dataset_image_unique_content"),
         ]
-        indexes = [models.Index(fields=["dataset", "label"], name="trainer_dsimage_dataset_label")]
+        indexes = [
+            models.Index(fields=["dataset", "label"], name="trainer_dsimage_dataset_label"),
+            # A dataset version's rows name its parent's files: a file is in use while any row of its content is.
+            models.Index(fields=["sha256"], name="trainer_dsimage_sha256"),
+        ]
 
     def __str__(self):
         return f"{self.label}/{self.sha256[:12]}"
@@ -103,13 +140,13 @@ def _delete_unused_image_files(sender, instance: DatasetImage, using, **kwargs):
 
     Image files are named by their content, not by their row: checking a dataset again replaces its rows
     by new ones that take over the files of the same content (trainer/actions/datasets.py `_replace_images`).
-    Only a row of the same dataset with the same content can name the same file, and the unique
-    constraint on (dataset, sha256) makes that question one index lookup.
+    Only a row with the same content can name the same file (a dataset version's rows name its parent's
+    files), and the index on sha256 makes that question one index lookup.
     """
     names = {name for name in (instance.file.name, instance.thumbnail.name) if name}
 
     def delete_unused() -> None:
-        same_content = DatasetImage.objects.using(using).filter(dataset_id=instance.dataset_id, sha256=instance.sha256)
+        same_content = DatasetImage.objects.using(using).filter(sha256=instance.sha256)
         still_used = {name for pair in same_content.values_list("file", "thumbnail") for name in pair}
         for name in names - still_used:
             instance.file.storage.delete(name)
@@ -193,6 +230,8 @@ class ModelVersion(models.Model):
         related_name="+",
         help_text='Photos of none of the version\'s classes, to measure how many it answers "none of these".',
     )
+    # Training photos dropped as near-duplicates of test photos (train/test leakage); None before this was checked.
+    leakage_dropped = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -233,12 +272,80 @@ class ModelVersion(models.Model):
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
+class TrainedPhoto(models.Model):
+    """One photo a version was trained on, by content: whether a test set is new to a version is a query."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="trained_photos")
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "sha256"], name="trainer_trained_photo_unique")]
+        indexes = [models.Index(fields=["sha256"], name="trainer_trainedphoto_sha256")]
+
+    def __str__(self):
+        return f"{self.sha256[:12]} trained {self.version}"
+
+
+class Measurement(models.Model):
+    """A version measured on the photos of a dataset after its training, to compare it with another version on
+    the same photos (trainer/actions/promotion.py); its answers are TestPhotoResult rows of its `test_sha256`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="measurements")
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    test_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    accuracy = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.version} on {self.dataset or self.test_sha256[:12]}"
+
+
+class Activation(models.Model):
+    """Who made a version the active one, when, and on what evidence: by hand, confirmed, or automatically."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="activations")
+    previous = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    automatic = models.BooleanField(default=False)
+    confirmed = models.BooleanField(default=False, help_text="Activated over a warning the admin confirmed.")
+    reason = models.TextField(blank=True)
+    evidence = models.JSONField(default=dict, blank=True, help_text="The comparison it was activated on.")
+    activated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-activated_at", "-id"]
+
+    def __str__(self):
+        return f"{self.version} activated {self.activated_at:%Y-%m-%d %H:%M}"
+
+
 class TestPhotoResult(models.Model):
-    """How a version answered one of its test photos: the rows behind each cell of its confusion matrix."""
+    """How a version answered one of its test photos: the rows behind each cell of its confusion matrix, and
+    the paired answers two versions are compared on. `test_sha256` names the photo set: the version's own test
+    photos (its test_sha256) or a Measurement's."""
 
     __test__ = False  # a model, not a test class, whatever pytest makes of its name
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="test_results")
+    test_sha256 = models.CharField(max_length=64, blank=True)
     # The photo, found by content among the datasets catdog keeps; the shipped model's photos are not kept.
     sha256 = models.CharField(max_length=64, db_index=True)
     name = models.CharField(max_length=300, help_text="The photo's file name when it was measured.")
@@ -254,6 +361,7 @@ class TestPhotoResult(models.Model):
         ordering = ["-confidence", "id"]
         indexes = [
             models.Index(fields=["version", "true_label", "predicted_label"], name="trainer_testresult_cell"),
+            models.Index(fields=["version", "test_sha256", "sha256"], name="trainer_testresult_set"),
         ]
 
     def __str__(self):

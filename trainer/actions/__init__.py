@@ -6,8 +6,10 @@ trainings, datasets.
 """
 
 from .datasets import (
+    NewImage,
     do_claim_ingestion,
     do_create_dataset,
+    do_derive_dataset_version,
     do_drop_ingestion,
     do_fail_ingestion,
     do_fail_stuck_datasets,
@@ -36,6 +38,7 @@ from .versions import (
 
 __all__ = [
     "ActivationCheck",
+    "NewImage",
     "TrainingRefused",
     "check_activation",
     "do_activate_model_version",
@@ -45,6 +48,7 @@ __all__ = [
     "do_claim_ingestion",
     "do_claim_training",
     "do_create_dataset",
+    "do_derive_dataset_version",
     "do_drop_ingestion",
     "do_end_training",
     "do_fail_ingestion",

@@ -1,16 +1,25 @@
 """Datasets: created and sent to a worker, claimed and finished or failed by the check, and failed by the
 sweep when no worker is on them any more."""
 
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 
+import numpy as np
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ..datasets import INGEST_TIME_LIMIT_SECONDS, Collection
+from ..datasets import INGEST_TIME_LIMIT_SECONDS, Collection, DatasetRefused
+from ..datasets.collection import content_hash, imbalance_warning
 from ..files import delete_files
+from ..ml import DEFAULT_SEED, DEFAULT_TEST_SPLIT
+from ..ml.data import stratified_split
 from ..models import Dataset, DatasetImage
 from .enqueue import enqueue
 
@@ -146,3 +155,146 @@ def _replace_images(dataset_id: int, images: list[DatasetImage]) -> None:
     the same content; the other old files go after commit (trainer/models.py)."""
     DatasetImage.objects.filter(dataset_id=dataset_id).delete()
     DatasetImage.objects.bulk_create(images, batch_size=500)
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """A photo to add to a new dataset version: its class, the storage name of its file (it is copied, so the
+    version keeps it whatever becomes of the original) and where it came from, in words."""
+
+    label: str
+    file_name: str
+    origin: str
+
+
+def lineage_test_split(images: list[DatasetImage], class_names: list[str]) -> set[str]:
+    """The SHA-256s of the photos a dataset that is no version holds out for testing when it is first versioned.
+
+    The same seeded draw training makes over the dataset with the default settings (trainer/ml/data.py
+    `stratified_split` over the <label>/<file> tree `materialize` writes), so a version trained on the root with
+    those settings was measured on exactly this split, and can be compared with the versions that follow.
+    """
+    ordered = sorted(images, key=lambda image: (image.label, PurePosixPath(image.file.name).name))
+    labels = np.array([class_names.index(image.label) for image in ordered], dtype=np.int64)
+    _, test = stratified_split(labels, DEFAULT_TEST_SPLIT, DEFAULT_SEED)
+    return {ordered[i].sha256 for i in test}
+
+
+def do_derive_dataset_version(parent: Dataset, additions: list[NewImage], *, by, name: str = "") -> Dataset:
+    """A new frozen dataset version: `parent`'s images, with the lineage's test split (frozen now if `parent` is
+    the lineage's first dataset, inherited unchanged otherwise), plus `additions`, which go to training, never to
+    the test split. Each addition is checked and stored as a dataset's image is (trainer/datasets/collection.py);
+    one already in `parent`, of another class, or unreadable is left out, and `added` says so.
+
+    Raises DatasetRefused when `parent` is not ready or when nothing would be added.
+    """
+    if parent.status != Dataset.Status.READY:
+        raise DatasetRefused(f"The dataset {parent} is {parent.get_status_display().lower()}, not ready.")
+    parent_images = list(parent.images.all())
+    known = {image.sha256 for image in parent_images}
+    test = (
+        {image.sha256 for image in parent_images if image.split == "test"}
+        if any(image.split for image in parent_images)
+        else lineage_test_split(parent_images, list(parent.class_names))
+    )
+    name = name or _next_version_name(parent)
+    stored: set[str] = set()
+    try:
+        with transaction.atomic():
+            dataset = Dataset.objects.create(
+                name=name,
+                source=Dataset.Source.VERSION,
+                parent=parent,
+                status=Dataset.Status.PROCESSING,
+                created_by=by,
+                started_at=timezone.now(),
+            )
+            collection = Collection(dataset)
+            stored = collection.stored  # filled as it stores: what a failure leaves behind goes
+            left_out = _add_photos(collection, additions, parent, known)
+            if not collection.images:
+                reasons = "; ".join(f"{item['origin']}: {item['reason']}" for item in left_out[:5])
+                raise DatasetRefused(f"Nothing would be added to {parent}: {reasons or 'no photo was given'}.")
+            _freeze(dataset, parent_images, test, collection, left_out)
+    except BaseException:
+        delete_files(stored)
+        raise
+    return dataset
+
+
+def _add_photos(collection: Collection, additions: list[NewImage], parent: Dataset, known: set[str]) -> list[dict]:
+    """Check and store each addition as a dataset's image; what was left out, and why."""
+    left_out = []
+    for addition in additions:
+        if addition.label not in parent.class_names:
+            left_out.append({"origin": addition.origin, "reason": f"{addition.label} is not a class of {parent}"})
+            continue
+        with default_storage.open(addition.file_name, "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() in known:
+            left_out.append({"origin": addition.origin, "reason": f"already in {parent}"})
+            continue
+        outcome, words = collection.add(addition.origin, addition.label, data)
+        if outcome != "added":
+            left_out.append({"origin": addition.origin, "reason": words})
+    return left_out
+
+
+def _freeze(
+    dataset: Dataset, parent_images: list[DatasetImage], test: set[str], collection: Collection, left_out: list[dict]
+) -> None:
+    """Save the version's rows (the parent's, naming the parent's files, with the split; the new ones for
+    training), its content hash, what it added and its report, and make it ready."""
+    new = list(collection.images.values())
+    for image in new:
+        image.split = "train"
+    inherited = [
+        DatasetImage(
+            dataset=dataset,
+            label=image.label,
+            file=image.file.name,
+            thumbnail=image.thumbnail.name,
+            sha256=image.sha256,
+            width=image.width,
+            height=image.height,
+            origin=image.origin,
+            split="test" if image.sha256 in test else "train",
+            phash=image.phash,
+            phash_mirror=image.phash_mirror,
+        )
+        for image in parent_images
+    ]
+    DatasetImage.objects.bulk_create(inherited + new, batch_size=500)
+    class_names = list(dataset.parent.class_names)
+    counts = Counter(image.label for image in inherited + new)
+    per_class = {label: counts[label] for label in class_names}
+    dataset.status = Dataset.Status.READY
+    dataset.class_names = class_names
+    dataset.content_sha256 = content_hash((image.label, image.sha256) for image in inherited + new)
+    dataset.added = {
+        "counts": dict(sorted(Counter(image.label for image in new).items())),
+        "origins": [image.origin for image in new],
+        "left_out": left_out,
+    }
+    dataset.report = {
+        "counts": per_class,
+        "total": sum(per_class.values()),
+        "test_count": sum(image.split == "test" for image in inherited),
+        "skipped": [],
+        "skipped_count": 0,
+        "duplicates": [],
+        "duplicate_count": 0,
+        "ignored": 0,
+        "imbalance": imbalance_warning(per_class),
+    }
+    dataset.finished_at = timezone.now()
+    dataset.save()
+
+
+def _next_version_name(parent: Dataset) -> str:
+    root = parent.root
+    taken = set(Dataset.objects.filter(name__startswith=f"{root.name} v").values_list("name", flat=True))
+    number = 2
+    while f"{root.name} v{number}" in taken:
+        number += 1
+    return f"{root.name} v{number}"

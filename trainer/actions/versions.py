@@ -100,6 +100,7 @@ def record_test_answers(version: ModelVersion, answers) -> None:
                 name=answer.name,
                 true_label=answer.true_label,
                 predicted_label=predicted,
+                test_sha256=version.test_sha256,
                 verdict=answer.verdict,
                 confidence=answer.probabilities[predicted],
                 probabilities=answer.probabilities,
