@@ -1,7 +1,6 @@
 """classifier.inference with the shipped model: real photos, every kind of image file, bad files, storage."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +10,16 @@ from django.core.management import call_command
 from PIL import Image, UnidentifiedImageError
 
 from classifier import inference
+from tests.conftest import SHARED_DATA, needs_shared_photos
 from trainer.models import ModelVersion
 
 pytestmark = [
+    needs_shared_photos,
     pytest.mark.django_db,
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
 ]
 
-PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "catsdogs" / "test"
+PHOTOS = SHARED_DATA / "test"
 CAT, DOG = PHOTOS / "cat" / "cat.4001.jpg", PHOTOS / "dog" / "dog.4001.jpg"
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared_photos
 from tests.test_ml_pipeline import UNTRAINABLE_FOLDERS, corrupt_file, make_image_folder
 from trainer.actions import do_activate_model_version, do_register_model_version
 from trainer.files import file_sha256
@@ -100,7 +100,7 @@ def _shared_photos(root: Path, split: str, numbers: range) -> Path:
     return root
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"needs the shared cat and dog photos in {SHARED_DATA}")
+@needs_shared_photos
 def test_the_accuracy_it_reports_is_measured_on_photos_it_never_saw(tmp_path):
     from keras.saving import load_model
 

@@ -8,7 +8,7 @@ import pytest
 
 from trainer.models import ModelVersion
 
-from ..conftest import SHARED_DATA
+from ..conftest import SHARED_DATA, needs_shared_photos
 from ..dataset_helpers import noise_photo
 from .browser import (
     DESKTOP,
@@ -19,7 +19,7 @@ from .browser import (
     log_in_to_the_admin,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [needs_shared_photos, pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 PHOTOS, NOISE = 5, 4  # per class
 PER_CLASS = PHOTOS + NOISE

@@ -11,11 +11,11 @@ from classifier.models import Prediction
 from classifier.validation import check_image_upload
 from trainer.models import ModelVersion
 
-from ..conftest import SHARED_DATA, shared_photo, upload
+from ..conftest import SHARED_DATA, needs_shared_photos, shared_photo, upload
 from ..verdict_helpers import CALIBRATION_REPORT as REPORT
 from .browser import PHONE, assert_fits_the_width, assert_images_loaded
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [needs_shared_photos, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery"
 OUTLIER = SHARED_DATA.parent / "outliers-lowres" / "airplane_0003.jpg"  # 30 x 30 px, as the set's photos are
