@@ -9,6 +9,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from .actions import frozen_split_refusal
 from .datasets import DatasetRefused, check_server_folder, parse_url_list
 from .ml import (
     ARCHITECTURE_DEFAULTS,
@@ -194,6 +195,13 @@ class TrainingForm(forms.Form):
         others = Dataset.objects.filter(status=Dataset.Status.READY).exclude(pk=dataset.pk)
         self.fields["test_dataset"].queryset = others
         self.fields["outlier_dataset"].queryset = others
+        self.frozen_split = dataset.has_frozen_split
+        if self.frozen_split:  # measured on the lineage's frozen test split: no share to hold out, no other test set
+            del self.fields["test_split"]
+            self.fields["test_dataset"].help_text = (
+                "None for a dataset version: it is measured on its lineage's frozen test split, like every "
+                "version trained in the lineage."
+            )
 
     def clean_architecture(self):
         architecture = self.cleaned_data["architecture"]
@@ -204,7 +212,9 @@ class TrainingForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         test_dataset = cleaned.get("test_dataset")
-        if test_dataset is not None and test_dataset.class_names != self.dataset.class_names:
+        if test_dataset is not None and self.frozen_split:
+            self.add_error("test_dataset", frozen_split_refusal(self.dataset))
+        elif test_dataset is not None and test_dataset.class_names != self.dataset.class_names:
             self.add_error(
                 "test_dataset",
                 f"Its classes {', '.join(test_dataset.class_names)} are not this dataset's "
@@ -243,7 +253,7 @@ class TrainingForm(forms.Form):
             "learning_rate": chosen("learning_rate"),
             "augmentation": chosen("augmentation"),
             "dropout": defaults["dropout"],
-            "test_split": None if cleaned.get("test_dataset") else cleaned["test_split"],
+            "test_split": None if cleaned.get("test_dataset") or self.frozen_split else cleaned["test_split"],
             "seed": cleaned["seed"],
         }
 

@@ -26,6 +26,7 @@ from .trainings import (
     do_fail_trainings_of_worker,
     do_finish_training,
     do_request_training,
+    frozen_split_refusal,
 )
 from .versions import (
     ActivationCheck,
@@ -61,4 +62,5 @@ __all__ = [
     "do_register_model_version",
     "do_request_training",
     "do_set_operating_point",
+    "frozen_split_refusal",
 ]

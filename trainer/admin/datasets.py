@@ -10,6 +10,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from ..actions import TrainingRefused, do_create_dataset, do_recheck_dataset, do_request_training
+from ..datasets import DatasetRefused
 from ..files import serve_file
 from ..forms import DatasetAddForm, TrainingForm
 from ..models import Dataset, DatasetImage, ModelVersion
@@ -82,6 +83,16 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.action(description="Check the selected datasets again", permissions=["add"])
     def recheck(self, request, queryset):
+        versions = [str(dataset) for dataset in queryset if dataset.source == Dataset.Source.VERSION]
+        if versions:
+            self.message_user(
+                request,
+                f"Not checked again: {', '.join(versions)} "
+                f"{'is a frozen dataset version' if len(versions) == 1 else 'are frozen dataset versions'}, "
+                "whose images never change. Nothing was sent.",
+                messages.ERROR,
+            )
+            return
         busy = [str(dataset) for dataset in queryset if not do_recheck_dataset(dataset)]
         if busy:
             self.message_user(request, f"Being checked right now: {', '.join(busy)}.", messages.WARNING)
@@ -117,10 +128,15 @@ class DatasetAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         dataset = get_object_or_404(Dataset, pk=unquote(object_id))
-        if do_recheck_dataset(dataset):
-            self.message_user(request, f"The dataset {dataset} is being checked again.", messages.SUCCESS)
+        try:
+            sent = do_recheck_dataset(dataset)
+        except DatasetRefused as refusal:
+            self.message_user(request, str(refusal), messages.ERROR)
         else:
-            self.message_user(request, f"The dataset {dataset} is being checked right now.", messages.WARNING)
+            if sent:
+                self.message_user(request, f"The dataset {dataset} is being checked again.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"The dataset {dataset} is being checked right now.", messages.WARNING)
         return redirect("admin:trainer_dataset_change", dataset.pk)
 
     def train_view(self, request, object_id):
