@@ -91,7 +91,8 @@ def test_the_training_form_refuses_a_test_dataset_for_a_version_saying_why(root,
     }
 
     page = admin_client.get(url).content.decode()
-    assert 'name="test_split"' not in page and "frozen test split" in page
+    assert 'name="test_split"' not in page
+    assert "it trains on its photos but the frozen test split\n    (2 photos), and is measured on that split" in page
     r = admin_client.post(url, form)
     assert r.status_code == 400
     assert "is a dataset version: it is measured on the frozen test split of pets" in r.content.decode()

@@ -33,6 +33,24 @@ assert set(AUGMENTATION_LABELS) == set(AUGMENTATIONS)
 
 _URL_CSV_MAX_BYTES = 5 * 1024 * 1024
 
+# Read on a lineage's root dataset; the versions trained in the lineage are compared on its frozen test split.
+AUTO_PROMOTE_HELP = (
+    "Activates a version trained in this lineage when it is significantly better than the active version on the "
+    "lineage's frozen test split. Off by default."
+)
+
+
+class AutoPromoteForm(forms.Form):
+    """Automatic promotion for a lineage, on its root dataset's page."""
+
+    auto_promote = forms.BooleanField(
+        required=False,
+        label="Promote automatically",
+        help_text=AUTO_PROMOTE_HELP,
+        # Shown inside the admin's own form on the dataset page, it belongs to this small one by its id.
+        widget=forms.CheckboxInput(attrs={"form": "dataset-auto-promote-form"}),
+    )
+
 
 class DatasetAddForm(forms.ModelForm):
     """A name and exactly one source: a zip upload, a folder on the server, or image URLs with their class."""
@@ -58,10 +76,11 @@ class DatasetAddForm(forms.ModelForm):
 
     class Meta:
         model = Dataset
-        fields = ["name"]
+        fields = ["name", "auto_promote"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["auto_promote"].help_text = AUTO_PROMOTE_HELP
         # The limits the check applies, stated where the admin chooses what to send.
         self.fields["archive"].help_text += f" Up to {filesizeformat(settings.CATDOG_DATASET_MAX_ZIP_BYTES)}."
         roots = ", ".join(settings.CATDOG_DATASET_FOLDER_ROOTS) or "none (CATDOG_DATASET_FOLDER_ROOTS)"
@@ -199,9 +218,10 @@ class TrainingForm(forms.Form):
         if self.frozen_split:  # measured on the lineage's frozen test split: no share to hold out, no other test set
             del self.fields["test_split"]
             self.fields["test_dataset"].help_text = (
-                "None for a dataset version: it is measured on its lineage's frozen test split, like every "
+                "Leave empty: a dataset version is measured on its lineage's frozen test split, like every "
                 "version trained in the lineage."
             )
+            self.fields["seed"].help_text = "The same seed gives the same training; the test photos stay the same."
 
     def clean_architecture(self):
         architecture = self.cleaned_data["architecture"]

@@ -25,7 +25,7 @@ from .enqueue import enqueue
 
 # What a dataset version is, for a change refused on one.
 FROZEN_VERSION = (
-    "{dataset} is a frozen dataset version: its images never change, so that every model trained on it stays "
+    "The dataset {dataset} is a frozen version: its images never change, so that every model trained on it stays "
     "comparable. To add photos, make a new version of it from the review queue."
 )
 _NAMES_PER_QUERY = 500  # storage names in one IN (...) query, well under SQLite's limit on parameters
@@ -74,6 +74,19 @@ def do_recheck_dataset(dataset: Dataset) -> bool:
         if updated:
             transaction.on_commit(lambda: _enqueue_ingestion(dataset.pk))
     return bool(updated)
+
+
+def do_set_auto_promote(dataset: Dataset, enabled: bool) -> None:
+    """Turn automatic promotion on or off for the lineage `dataset` is the root of (it is read on the root).
+
+    Raises DatasetRefused for a dataset version, whose lineage's setting lives on its root."""
+    if dataset.parent_id is not None:
+        raise DatasetRefused(
+            f"The dataset {dataset} is a version of {dataset.root}: automatic promotion is set for the whole "
+            f"lineage, on {dataset.root}'s page."
+        )
+    Dataset.objects.filter(pk=dataset.pk).update(auto_promote=enabled)
+    dataset.auto_promote = enabled
 
 
 def _stuck_check_seconds() -> int:
