@@ -31,7 +31,17 @@ class DatasetAdmin(admin.ModelAdmin):
     """Datasets are added here and then only looked at: a worker fills them in, nothing is edited by hand but a
     lineage's automatic promotion, on its root. Dataset versions are made from the review queue, frozen."""
 
-    list_display = ["name", "source", "status", "image_total", "classes", "parent_link", "lineage", "created_by"]
+    list_display = [
+        "name",
+        "source",
+        "status",
+        "image_total",
+        "classes",
+        "parent_link",
+        "lineage",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["status", "source"]
     search_fields = ["name"]
     list_select_related = ["created_by", "parent"]
