@@ -12,7 +12,7 @@ from trainer.actions import NewImage, do_derive_dataset_version
 from trainer.datasets import frozen_test_sha256
 from trainer.models import Dataset
 
-from .dataset_helpers import class_folders, photo, zip_bytes
+from .dataset_helpers import class_folders, photo, write_tree, zip_bytes
 
 pytest_plugins = ["tests.dataset_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -192,3 +192,11 @@ def test_only_who_may_activate_versions_sets_automatic_promotion(client, django_
     assert r.status_code == 403
     root.refresh_from_db()
     assert not root.auto_promote
+
+
+def test_a_dataset_added_with_automatic_promotion_keeps_it(admin_client, settings, tmp_path):
+    settings.CATDOG_DATASET_FOLDER_ROOTS = [str(tmp_path)]
+    folder = write_tree(tmp_path / "pets", class_folders({"cat": 2, "dog": 2}))
+    r = admin_client.post("/admin/trainer/dataset/add/", {"name": "pets", "folder": str(folder), "auto_promote": "on"})
+    assert r.status_code == 302
+    assert Dataset.objects.get(name="pets").auto_promote
