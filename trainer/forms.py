@@ -9,6 +9,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from .actions import frozen_split_refusal
 from .datasets import DatasetRefused, check_server_folder, parse_url_list
 from .ml import (
     ARCHITECTURE_DEFAULTS,
@@ -31,6 +32,24 @@ assert set(AUGMENTATION_LABELS) == set(AUGMENTATIONS)
 
 
 _URL_CSV_MAX_BYTES = 5 * 1024 * 1024
+
+# Read on a lineage's root dataset; the versions trained in the lineage are compared on its frozen test split.
+AUTO_PROMOTE_HELP = (
+    "Activates a version trained in this lineage when it is significantly better than the active version on the "
+    "lineage's frozen test split. Off by default."
+)
+
+
+class AutoPromoteForm(forms.Form):
+    """Automatic promotion for a lineage, on its root dataset's page."""
+
+    auto_promote = forms.BooleanField(
+        required=False,
+        label="Promote automatically",
+        help_text=AUTO_PROMOTE_HELP,
+        # Shown inside the admin's own form on the dataset page, it belongs to this small one by its id.
+        widget=forms.CheckboxInput(attrs={"form": "dataset-auto-promote-form"}),
+    )
 
 
 class DatasetAddForm(forms.ModelForm):
@@ -57,10 +76,11 @@ class DatasetAddForm(forms.ModelForm):
 
     class Meta:
         model = Dataset
-        fields = ["name"]
+        fields = ["name", "auto_promote"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["auto_promote"].help_text = AUTO_PROMOTE_HELP
         # The limits the check applies, stated where the admin chooses what to send.
         self.fields["archive"].help_text += f" Up to {filesizeformat(settings.CATDOG_DATASET_MAX_ZIP_BYTES)}."
         roots = ", ".join(settings.CATDOG_DATASET_FOLDER_ROOTS) or "none (CATDOG_DATASET_FOLDER_ROOTS)"
@@ -194,6 +214,14 @@ class TrainingForm(forms.Form):
         others = Dataset.objects.filter(status=Dataset.Status.READY).exclude(pk=dataset.pk)
         self.fields["test_dataset"].queryset = others
         self.fields["outlier_dataset"].queryset = others
+        self.frozen_split = dataset.has_frozen_split
+        if self.frozen_split:  # measured on the lineage's frozen test split: no share to hold out, no other test set
+            del self.fields["test_split"]
+            self.fields["test_dataset"].help_text = (
+                "Leave empty: a dataset version is measured on its lineage's frozen test split, like every "
+                "version trained in the lineage."
+            )
+            self.fields["seed"].help_text = "The same seed gives the same training; the test photos stay the same."
 
     def clean_architecture(self):
         architecture = self.cleaned_data["architecture"]
@@ -204,7 +232,9 @@ class TrainingForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         test_dataset = cleaned.get("test_dataset")
-        if test_dataset is not None and test_dataset.class_names != self.dataset.class_names:
+        if test_dataset is not None and self.frozen_split:
+            self.add_error("test_dataset", frozen_split_refusal(self.dataset))
+        elif test_dataset is not None and test_dataset.class_names != self.dataset.class_names:
             self.add_error(
                 "test_dataset",
                 f"Its classes {', '.join(test_dataset.class_names)} are not this dataset's "
@@ -243,7 +273,7 @@ class TrainingForm(forms.Form):
             "learning_rate": chosen("learning_rate"),
             "augmentation": chosen("augmentation"),
             "dropout": defaults["dropout"],
-            "test_split": None if cleaned.get("test_dataset") else cleaned["test_split"],
+            "test_split": None if cleaned.get("test_dataset") or self.frozen_split else cleaned["test_split"],
             "seed": cleaned["seed"],
         }
 

@@ -4,9 +4,11 @@ HTML here, and no database writes (the pages and their polls only read)."""
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Count
 from django.utils import timezone
 
 from .charts import confusion_rows, line_chart
+from .datasets import frozen_test_sha256
 from .ml import FORMER_AUGMENTATIONS
 from .models import Dataset, DatasetImage, ModelVersion
 
@@ -138,3 +140,47 @@ def dataset_report(dataset: Dataset) -> dict:
 
 def is_being_checked(dataset: Dataset) -> bool:
     return dataset.status in (Dataset.Status.PENDING, Dataset.Status.PROCESSING)
+
+
+def lineage_report(dataset: Dataset) -> dict:
+    """Where a dataset stands in its lineage: the chain from the root to it, the versions made from it (all of
+    the lineage's, on a root), what a version added and left out, and its frozen test split per class."""
+    chain = [dataset]
+    while chain[-1].parent_id is not None:
+        chain.append(chain[-1].parent)
+    chain.reverse()
+    is_version = dataset.source == Dataset.Source.VERSION
+    test_counts = dict(
+        dataset.images.filter(split="test").values_list("label").annotate(n=Count("id")).order_by("label")
+    )
+    added = dataset.added or {}
+    return {
+        "is_version": is_version,
+        "lineage": chain,
+        "lineage_root": chain[0],
+        "children": list(dataset.children.select_related("created_by").order_by("created_at", "id")),
+        "lineage_versions": _versions_of(dataset) if not is_version else [],
+        "added_rows": [
+            {"label": label, "count": count, "of": (dataset.report or {}).get("counts", {}).get(label)}
+            for label, count in sorted((added.get("counts") or {}).items())
+        ],
+        "added_total": sum((added.get("counts") or {}).values()),
+        "added_origins": added.get("origins") or [],
+        "left_out": added.get("left_out") or [],
+        "test_rows": [{"label": label, "count": test_counts.get(label, 0)} for label in dataset.class_names],
+        "test_total": sum(test_counts.values()),
+        "test_sha256": frozen_test_sha256(dataset) if test_counts else "",
+    }
+
+
+def _versions_of(root: Dataset) -> list[Dataset]:
+    """Every version made in the lineage that starts at `root`, oldest first (each knows its parent)."""
+    versions = list(Dataset.objects.filter(source=Dataset.Source.VERSION).select_related("parent", "created_by"))
+    parent_of = {version.pk: version.parent_id for version in versions}
+
+    def root_of(pk: int) -> int:
+        while pk in parent_of:
+            pk = parent_of[pk]
+        return pk
+
+    return sorted((v for v in versions if root_of(v.pk) == root.pk), key=lambda v: (v.created_at, v.pk))

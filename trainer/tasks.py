@@ -29,6 +29,7 @@ from .actions import (
     do_fail_trainings_of_worker,
     do_finish_ingestion,
     do_finish_training,
+    frozen_split_refusal,
 )
 from .datasets import (
     INGEST_TIME_LIMIT_SECONDS,
@@ -155,11 +156,19 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
     if version.architecture == ModelVersion.Architecture.MOBILENET_V2:
         check_weights(weights)  # before copying the dataset
     heartbeat.set(phase="copying")
-    materialize(version.dataset, folder / "train")
     test_dir = None
-    if version.test_dataset_id is not None:
+    if version.dataset.has_frozen_split:
+        # A dataset version: measured on its lineage's frozen test split, as every version of the lineage is.
+        if version.test_dataset_id is not None:  # refused by do_request_training
+            raise DatasetError(frozen_split_refusal(version.dataset))
         test_dir = folder / "test"
-        materialize(version.test_dataset, test_dir)
+        materialize(version.dataset, folder / "train", split="train")
+        materialize(version.dataset, test_dir, split="test")
+    else:
+        materialize(version.dataset, folder / "train")
+        if version.test_dataset_id is not None:
+            test_dir = folder / "test"
+            materialize(version.test_dataset, test_dir)
     outlier_dir = None
     if version.outlier_dataset_id is not None:  # photos of none of its classes, whatever their folders
         outlier_dir = folder / "outliers"

@@ -15,6 +15,7 @@ from .datasets import (
     do_fail_stuck_datasets,
     do_finish_ingestion,
     do_recheck_dataset,
+    do_set_auto_promote,
 )
 from .trainings import (
     TrainingRefused,
@@ -26,6 +27,7 @@ from .trainings import (
     do_fail_trainings_of_worker,
     do_finish_training,
     do_request_training,
+    frozen_split_refusal,
 )
 from .versions import (
     ActivationCheck,
@@ -60,5 +62,7 @@ __all__ = [
     "do_recheck_dataset",
     "do_register_model_version",
     "do_request_training",
+    "do_set_auto_promote",
     "do_set_operating_point",
+    "frozen_split_refusal",
 ]

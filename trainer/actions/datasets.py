@@ -23,6 +23,13 @@ from ..ml.data import stratified_split
 from ..models import Dataset, DatasetImage
 from .enqueue import enqueue
 
+# What a dataset version is, for a change refused on one.
+FROZEN_VERSION = (
+    "The dataset {dataset} is a frozen version: its images never change, so that every model trained on it stays "
+    "comparable. To add photos, make a new version of it from the review queue."
+)
+_NAMES_PER_QUERY = 500  # storage names in one IN (...) query, well under SQLite's limit on parameters
+
 
 def _enqueue_ingestion(dataset_id: int) -> None:
     enqueue("ingest_dataset", dataset_id)
@@ -52,7 +59,12 @@ def do_create_dataset(dataset: Dataset, *, archive: UploadedFile | None = None) 
 
 def do_recheck_dataset(dataset: Dataset) -> bool:
     """Send a dataset back to a worker (its source may have changed, or the last check failed); False if a
-    worker is checking it right now. Its images stay until the new check replaces them."""
+    worker is checking it right now. Its images stay until the new check replaces them.
+
+    Raises DatasetRefused for a dataset version: it has no source to read again, and it never changes.
+    """
+    if dataset.source == Dataset.Source.VERSION:
+        raise DatasetRefused(FROZEN_VERSION.format(dataset=dataset))
     stuck = timezone.now() - timedelta(seconds=INGEST_TIME_LIMIT_SECONDS)
     recheckable = ~Q(status=Dataset.Status.PROCESSING) | Q(started_at__lt=stuck)
     with transaction.atomic():
@@ -62,6 +74,19 @@ def do_recheck_dataset(dataset: Dataset) -> bool:
         if updated:
             transaction.on_commit(lambda: _enqueue_ingestion(dataset.pk))
     return bool(updated)
+
+
+def do_set_auto_promote(dataset: Dataset, enabled: bool) -> None:
+    """Turn automatic promotion on or off for the lineage `dataset` is the root of (it is read on the root).
+
+    Raises DatasetRefused for a dataset version, whose lineage's setting lives on its root."""
+    if dataset.parent_id is not None:
+        raise DatasetRefused(
+            f"The dataset {dataset} is a version of {dataset.root}: automatic promotion is set for the whole "
+            f"lineage, on {dataset.root}'s page."
+        )
+    Dataset.objects.filter(pk=dataset.pk).update(auto_promote=enabled)
+    dataset.auto_promote = enabled
 
 
 def _stuck_check_seconds() -> int:
@@ -137,8 +162,9 @@ def do_fail_ingestion(dataset_id: int, claimed_at, error: str, collection: Colle
         if not failed:
             return False
         _replace_images(dataset_id, [])
-        # The old rows' files go with them; what this run stored was never given a row.
-        transaction.on_commit(lambda: delete_files(collection.stored))
+        # The old rows' files go with them; what this run stored was never given a row, but may be a file of
+        # the old content, which the rows of the dataset's versions still name.
+        transaction.on_commit(lambda: _delete_unnamed_files(collection.stored))
     return True
 
 
@@ -147,7 +173,18 @@ def do_drop_ingestion(dataset_id: int, collection: Collection) -> None:
     the files it stored go too, since nobody else can be using them; a run that took the dataset over
     may be using them, so they stay."""
     if not Dataset.objects.filter(pk=dataset_id).exists():
-        delete_files(collection.stored)
+        _delete_unnamed_files(collection.stored)
+
+
+def _delete_unnamed_files(names: set[str]) -> None:
+    """Delete the files among `names` that no dataset image names (a version's images name its parent's files)."""
+    names = sorted(set(names) - {""})
+    named: set[str] = set()
+    for start in range(0, len(names), _NAMES_PER_QUERY):
+        chunk = names[start : start + _NAMES_PER_QUERY]
+        rows = DatasetImage.objects.filter(Q(file__in=chunk) | Q(thumbnail__in=chunk)).values_list("file", "thumbnail")
+        named.update(name for row in rows for name in row)
+    delete_files(name for name in names if name not in named)
 
 
 def _replace_images(dataset_id: int, images: list[DatasetImage]) -> None:
@@ -229,8 +266,12 @@ def _add_photos(collection: Collection, additions: list[NewImage], parent: Datas
         if addition.label not in parent.class_names:
             left_out.append({"origin": addition.origin, "reason": f"{addition.label} is not a class of {parent}"})
             continue
-        with default_storage.open(addition.file_name, "rb") as f:
-            data = f.read()
+        try:
+            with default_storage.open(addition.file_name, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:  # its prediction was deleted meanwhile
+            left_out.append({"origin": addition.origin, "reason": "its photo is no longer in storage"})
+            continue
         if hashlib.sha256(data).hexdigest() in known:
             left_out.append({"origin": addition.origin, "reason": f"already in {parent}"})
             continue

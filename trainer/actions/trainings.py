@@ -35,6 +35,9 @@ def do_request_training(
 ) -> tuple[ModelVersion, bool]:
     """Queue a training of `dataset` with `params` (every setting resolved: see trainer/forms.py).
 
+    A dataset version trains on its "train" photos and is measured on its lineage's frozen test split: a
+    separate test dataset is refused for it.
+
     Returns the version and whether it is new. The same `request_key` (one per form shown), or the same
     dataset and settings while such a training is queued or running, give the existing version back:
     a double submission never starts two trainings.
@@ -44,6 +47,10 @@ def do_request_training(
             raise TrainingRefused(
                 f"The {role} dataset {candidate} is {candidate.get_status_display().lower()}, not ready."
             )
+    if dataset.has_frozen_split:
+        if test_dataset is not None:
+            raise TrainingRefused(frozen_split_refusal(dataset))
+        params = {**params, "test_split": None}  # not used: the test photos are the frozen split
     if test_dataset is not None and test_dataset.class_names != dataset.class_names:
         raise TrainingRefused(
             f"The test dataset's classes {test_dataset.class_names} are not the training dataset's "
@@ -84,6 +91,15 @@ def do_request_training(
             raise
         return existing, False
     return version, True
+
+
+def frozen_split_refusal(dataset: Dataset) -> str:
+    """Why a dataset version cannot be measured on another test dataset, in words an admin can act on."""
+    return (
+        f"{dataset} is a dataset version: it is measured on the frozen test split of {dataset.root} "
+        f"({dataset.images.filter(split='test').count()} photos), the photos every version trained in this "
+        "lineage is measured on, so that their scores compare. Leave the test dataset empty."
+    )
 
 
 def _enqueue_training(version_id: int) -> None:
