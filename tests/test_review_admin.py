@@ -233,7 +233,7 @@ def test_the_accepted_photos_become_a_new_version_for_training(deriver_client, o
     version = Dataset.objects.get(name="pets reviewed")
     assert r.redirect_chain == [(reverse("admin:trainer_dataset_change", args=[version.pk]), 302)]
     text = _text(r.content.decode())
-    assert "Made pets reviewed: 2 accepted photos added for training (1 cat, 1 dog)." in text
+    assert "Made pets reviewed: 2 accepted photos added for training (cat: 1, dog: 1)." in text
     assert "1 accepted as “None of these” are never a class's training photo." in text
     assert version.parent == parent and version.created_by == deriver_client.user
     new = DatasetImage.objects.filter(dataset=version, origin__startswith="review queue")
@@ -260,7 +260,7 @@ def test_photos_already_in_the_dataset_are_left_out_and_said(deriver_client, own
     do_review(dog, "accepted", "dog", by=None)
     r = deriver_client.post(DERIVE, {"parent": Dataset.objects.get(name="v2").pk, "name": "v3"}, follow=True)
     text = _text(r.content.decode())
-    assert "Made v3: 1 accepted photo added for training (1 dog). Left out: 1 already in v2." in text
+    assert "Made v3: 1 accepted photo added for training (dog: 1). Left out: 1 already in v2." in text
 
 
 def test_nothing_to_add_is_refused_and_said(deriver_client, owner, pets, parent):

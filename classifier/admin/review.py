@@ -227,7 +227,9 @@ def _item(prediction: Prediction) -> dict:
     """One item of the queue as the page shows it."""
     feedback = prediction.feedback_label
     verdict = prediction.final_verdict
-    chosen = feedback if feedback is not None else (verdict if verdict in prediction.class_names else "")
+    # Ready for one key: the owner's label, else the model's answer (a class, or "none of these"); nothing for
+    # "can't tell", which only a person can settle.
+    chosen = feedback if feedback is not None else verdict if verdict in (*prediction.class_names, OTHER) else ""
     options = [(name, name) for name in prediction.class_names] + [(OTHER, VERDICT_CHOICE_NAMES[OTHER])]
     review = getattr(prediction, "review", None)
     return {
@@ -277,7 +279,7 @@ def _back(request, anchor="", default: str = "") -> str:
 def _derive_summary(dataset, derive: dict) -> str:
     """What the new version added, and what it left out, and why, in words."""
     added = dataset.added.get("counts", {})
-    words = ", ".join(f"{n} {label}" for label, n in added.items())
+    words = ", ".join(f"{label}: {n}" for label, n in added.items())
     total = sum(added.values())
     lines = [f"Made {dataset}: {total} accepted photo{'s' if total != 1 else ''} added for training ({words})."]
     left_out = dataset.added.get("left_out", [])
