@@ -315,3 +315,11 @@ def test_the_pages_keep_the_filters(reviewer_client, owner, pets):
     assert page.find("a", href=f"?class=cat&version={pets.pk}&page=2", rel="next")
     _, page = _page(reviewer_client.get(QUEUE, {"class": "cat", "version": pets.pk, "page": 2}))
     assert _listed(page) == [items[-1].pk]
+
+
+def test_without_a_ready_dataset_of_those_classes_the_page_says_so(deriver_client, owner, pets, make_dataset):
+    make_dataset("birds", archive=zip_bytes(class_folders({"bird": 3, "fish": 3})))
+    do_review(answered(owner, pets, {"cat": 0.5, "dog": 0.5}), "accepted", "cat", by=None)
+    html, page = _page(deriver_client.get(QUEUE))
+    assert not page.find("form", data_derive_form=True)
+    assert "No ready dataset has the classes of these photos" in _text(html)
