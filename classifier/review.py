@@ -23,6 +23,8 @@ from trainer.ml import OTHER, VERDICT_WORDS
 
 from .models import Prediction, Review, answered_as
 
+# The owner's consent, read in the same query (None for an owner who never saved a setting: off).
+CONSENT = "owner__profile__corrections_may_be_used"
 # Below this gap between the top two probabilities, the model hesitated: worth a person's eye.
 LOW_MARGIN = 0.5
 
@@ -45,6 +47,7 @@ class QueueItem:
     margin: float
     skipped: bool
     created_at: datetime
+    allowed: bool  # its owner allowed their corrected photos to be used
 
     @property
     def order(self) -> tuple:
@@ -85,9 +88,10 @@ def _items(rows) -> list[QueueItem]:
             margin=margin(probabilities or {}),
             skipped=decision == Review.Decision.SKIPPED,
             created_at=created_at,
+            allowed=bool(allowed),
         )
-        for pk, answered, feedback, probabilities, decision, created_at in rows.values_list(
-            "pk", "answered", "feedback__label", "probabilities", "review__decision", "created_at"
+        for pk, answered, feedback, probabilities, decision, created_at, allowed in rows.values_list(
+            "pk", "answered", "feedback__label", "probabilities", "review__decision", "created_at", CONSENT
         )
     ]
     return sorted((item for item in items if item.deserves_review), key=lambda item: item.order)
@@ -106,9 +110,8 @@ class Queue:
 def review_queue(class_name: str = "", version_id: int | None = None) -> Queue:
     """The queue in review order, filtered by a class (the model's or the owner's) and by the answering
     version; only predictions whose owners allowed their corrections to be used."""
-    rows = _candidates(class_name, version_id)
-    allowed = allows_corrections("owner")
-    return Queue(items=_items(rows.filter(allowed)), withheld=len(_items(rows.exclude(allowed))))
+    items = _items(_candidates(class_name, version_id))
+    return Queue(items=[item for item in items if item.allowed], withheld=sum(not item.allowed for item in items))
 
 
 def predictions_in_order(ids: list[int]) -> list[Prediction]:
