@@ -7,11 +7,11 @@ from accounts.actions import do_set_corrections_consent
 from classifier.models import Feedback, Review
 from trainer.models import ModelVersion
 
-from ..conftest import shared_photo
+from ..conftest import needs_shared_photos, shared_photo
 from .browser import log_in_to_the_admin
 from .test_verdict_pages import PASSWORD, _answered
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [needs_shared_photos, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
