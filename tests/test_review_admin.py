@@ -56,6 +56,15 @@ def test_the_queue_is_linked_from_the_admin_index(admin_client):
     assert page.find("a", href=QUEUE)
 
 
+def test_staff_who_may_only_view_reviews_get_no_link_and_no_queue(client, django_user_model):
+    staff = django_user_model.objects.create_user(username="vic", password="correct horse battery", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_review"))
+    client.force_login(staff)
+    _, page = _page(client.get(reverse("admin:index")))
+    assert not page.find("a", href=QUEUE)
+    assert client.get(QUEUE).status_code == 403
+
+
 def test_the_queue_shows_every_consenting_owners_items_in_order(reviewer_client, owner, other_user, pets):
     allow(other_user)
     theirs = answered(other_user, pets, {"cat": 0.95, "dog": 0.05}, feedback="dog")

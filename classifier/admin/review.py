@@ -60,6 +60,9 @@ class ReviewAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # undone in the queue's list of decided items
 
+    def has_view_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)  # the queue is for deciding: no link for those who cannot
+
     def get_urls(self):
         view = self.admin_site.admin_view
         files = [("photo", serve_image), ("thumbnail", serve_thumbnail), ("heatmap", serve_heatmap)]
