@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Profile(models.Model):
@@ -20,3 +21,8 @@ class Profile(models.Model):
 def may_use_corrections(user) -> bool:
     """Whether `user` has allowed the photos they corrected to become training data (off by default)."""
     return Profile.objects.filter(user=user, corrections_may_be_used=True).exists()
+
+
+def allows_corrections(user_field: str) -> Q:
+    """A filter on rows whose `user_field` (say "owner") has allowed their corrected photos to be used."""
+    return Q(**{f"{user_field}__profile__corrections_may_be_used": True})

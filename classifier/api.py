@@ -16,7 +16,7 @@ from .actions import (
     do_give_feedback,
     do_withdraw_feedback,
 )
-from .models import Prediction, verdict_choices
+from .models import FEEDBACK_FILTERS, Prediction, verdict_choices
 from .serializers import FeedbackInputSerializer, FeedbackSerializer, PredictionCreateSerializer, PredictionSerializer
 from .views import serve_heatmap
 
@@ -52,6 +52,15 @@ class PredictionViewSet(
                 message = f"{verdict!r} is not a verdict these answers can have: use one of {listed}."
                 raise exceptions.ValidationError({"verdict": [message]})
             predictions = predictions.with_verdict(verdict)
+        feedback = self.request.query_params.get("feedback")
+        if self.action == "list" and feedback is not None:
+            if feedback not in FEEDBACK_FILTERS:
+                message = (
+                    f"{feedback!r} is no feedback filter: use any (with feedback) or disagrees (the feedback "
+                    "differs from the answer)."
+                )
+                raise exceptions.ValidationError({"feedback": [message]})
+            predictions = predictions.with_feedback(feedback)
         return predictions
 
     def create(self, request):

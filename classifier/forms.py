@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from trainer.models import Dataset
+
 from .validation import CheckedImage, check_image_upload
 
 
@@ -58,3 +60,36 @@ class UploadForm(forms.Form):
 
     def checked_images(self) -> list[CheckedImage]:
         return self.cleaned_data["images"]
+
+
+class _DatasetChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, dataset):
+        return f"{dataset} ({', '.join(dataset.class_names)})"
+
+
+class DeriveVersionForm(forms.Form):
+    """The review queue's "New version from the review queue": a ready dataset to add the accepted photos to
+    (those of its classes), and the new version's name (else "<first dataset's name> v<n>")."""
+
+    parent = _DatasetChoiceField(
+        label="Dataset",
+        queryset=Dataset.objects.none(),
+        empty_label=None,
+        help_text="A ready dataset; the new version is it plus the accepted photos of its classes.",
+    )
+    name = forms.CharField(
+        label="Name of the new version", max_length=200, required=False, help_text="Optional: say, “pets v2”."
+    )
+
+    def __init__(self, *args, labels: set[str] = frozenset(), **kwargs):
+        super().__init__(*args, **kwargs)
+        ready = Dataset.objects.filter(status=Dataset.Status.READY).order_by("name")
+        # Offered: the datasets sharing a class with the accepted photos (all ready ones if none is accepted).
+        matching = [dataset.pk for dataset in ready if not labels or labels & set(dataset.class_names)]
+        self.fields["parent"].queryset = ready.filter(pk__in=matching)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if name and Dataset.objects.filter(name=name).exists():
+            raise ValidationError(f"A dataset is already named “{name}”: choose another name, or leave it empty.")
+        return name

@@ -36,7 +36,28 @@ def _thumbnail_upload_to(prediction: "Prediction", filename: str) -> str:
     return f"thumbnails/{prediction.owner_id}/{uuid.uuid4().hex}.jpg"
 
 
+# The history's and the API's `feedback` filter: any feedback, or feedback that differs from the answer.
+FEEDBACK_FILTERS = {"any": "With feedback", "disagrees": "You disagreed"}
+
+
+def answered_as():
+    """The answer as it was shown, in SQL: the verdict, or the label of an answer from before verdicts."""
+    return models.Case(models.When(verdict="", then=models.F("label")), default=models.F("verdict"))
+
+
 class PredictionQuerySet(models.QuerySet):
+    def with_feedback(self, kind: str) -> "PredictionQuerySet":
+        """The predictions with feedback (`kind` "any"), or with feedback that differs from their finished
+        answer ("disagrees")."""
+        given = self.filter(feedback__isnull=False)
+        if kind != "disagrees":
+            return given
+        return (
+            given.filter(status=Prediction.Status.DONE)
+            .alias(answered=answered_as())
+            .exclude(feedback__label=models.F("answered"))
+        )
+
     def with_verdict(self, verdict: str) -> "PredictionQuerySet":
         """The finished predictions answered `verdict`: a class name, "unsure" or "other". An answer from
         before verdicts existed (no verdict stored) counts as its label, the top class, as it was shown."""

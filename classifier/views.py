@@ -25,7 +25,7 @@ from .actions import (
 from .answers import VERDICT_CHOICE_NAMES
 from .forms import UploadForm
 from .heatmaps import render_overlay
-from .models import Prediction, verdict_choices
+from .models import FEEDBACK_FILTERS, Prediction, verdict_choices
 
 HISTORY_PAGE_SIZE = 24
 _STOP_POLLING = HttpResponseStopPolling.status_code  # 286: htmx stops the polling
@@ -70,6 +70,8 @@ def history(request):
         predictions = predictions.filter(label=filters["label"])
     if "verdict" in filters:
         predictions = predictions.with_verdict(filters["verdict"])
+    if "feedback" in filters:
+        predictions = predictions.with_feedback(filters["feedback"])
     paginator = Paginator(predictions, HISTORY_PAGE_SIZE)
     number = request.GET.get("page", "1")
     if not number.isdigit() or int(number) < 1:
@@ -95,10 +97,13 @@ def _with_query(url: str, query: dict) -> str:
 
 
 def _history_filters(request, choices: list[str]) -> tuple[dict[str, str], str]:
-    """The history's filters from its URL (`label`, the top class; `verdict`), and a verdict no answer of this
-    person can have, if one was asked for: the page then shows everything and says so (no 404 for a
-    filter that an old link or a retired model version left behind)."""
-    filters = {name: request.GET[name] for name in ("label", "verdict") if request.GET.get(name)}
+    """The history's filters from its URL (`label`, the top class; `verdict`; `feedback`, "any" or "disagrees"),
+    and a verdict no answer of this person can have, if one was asked for: the page then shows everything and
+    says so (no 404 for a filter that an old link or a retired model version left behind). An unknown
+    `feedback` is ignored."""
+    filters = {name: request.GET[name] for name in ("label", "verdict", "feedback") if request.GET.get(name)}
+    if filters.get("feedback") not in (None, *FEEDBACK_FILTERS):
+        del filters["feedback"]
     if "verdict" in filters and filters["verdict"] not in choices:
         return {key: value for key, value in filters.items() if key != "verdict"}, filters["verdict"]
     return filters, ""
@@ -116,10 +121,18 @@ def _filter_context(user, filters: dict[str, str], choices: list[str]) -> dict:
         }
         for value in choices
     ]
+    owned = Prediction.objects.filter(owner=user)
+    feedback_chips = [
+        {"value": value, "name": name, "count": owned.with_feedback(value).count()}
+        for value, name in FEEDBACK_FILTERS.items()
+    ]
     return {
-        "chips": chips if counts or "verdict" in filters else [],
+        "chips": chips if counts or "verdict" in filters or "feedback" in filters else [],
+        "feedback_chips": feedback_chips if feedback_chips[0]["count"] or "feedback" in filters else [],
         "label": filters.get("label", ""),
         "verdict": filters.get("verdict", ""),
+        "feedback": filters.get("feedback", ""),
+        "feedback_name": FEEDBACK_FILTERS.get(filters.get("feedback", ""), ""),
     }
 
 

@@ -42,9 +42,9 @@ def test_the_page_explains_what_it_allows(alice_client):
     assert "My corrected photos may be used to improve the model" in text
     assert "an administrator may add the photos you corrected to a training dataset, after reviewing them" in text
     assert "It is off unless you turn it on, and you can turn it off at any time" in text
-    assert (
-        "A dataset version that already contains a photo keeps a copy of it even if you delete the photo later" in text
-    )
+    assert "only ever used once an administrator has looked at it in the review queue and accepted it" in text
+    assert "Deleting a photo removes it from the review queue" in text
+    assert "A dataset version that already contains it keeps a copy of it, even after you delete the photo" in text
     assert "Off: you have never turned it on." in text
 
 

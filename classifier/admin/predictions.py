@@ -4,9 +4,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .answers import VERDICT_CHOICE_NAMES
-from .models import Prediction
-from .views import serve_image, serve_thumbnail
+from ..answers import VERDICT_CHOICE_NAMES
+from ..models import Feedback, Prediction
+from ..views import serve_image, serve_thumbnail
 
 
 class VerdictFilter(admin.SimpleListFilter):
@@ -91,22 +91,54 @@ class PredictionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         views = [("image", serve_image), ("thumbnail", serve_thumbnail)]
-        return [
-            path(
-                f"<int:pk>/{name}/",
-                self.admin_site.admin_view(self._file_view(serve)),
-                name=f"classifier_prediction_{name}",
-            )
-            for name, serve in views
-        ] + super().get_urls()
+        return file_urls(self, "classifier_prediction", views, self.has_view_permission) + super().get_urls()
 
-    def _file_view(self, serve):
+
+def file_urls(model_admin, prefix: str, views, may_see) -> list:
+    """Admin-only URLs serving a prediction's files (`<pk>/<name>/`, named `<prefix>_<name>`), through the
+    user pages' own serving views, for staff whom `may_see(request)` allows."""
+
+    def guarded(serve):
         def view(request, pk):
-            if not self.has_view_permission(request):
-                raise PermissionDenied  # staff without the right to view predictions
+            if not may_see(request):
+                raise PermissionDenied  # staff without the right to see these predictions
             return serve(request, get_object_or_404(Prediction, pk=pk))
 
         return view
+
+    return [
+        path(f"<int:pk>/{name}/", model_admin.admin_site.admin_view(guarded(serve)), name=f"{prefix}_{name}")
+        for name, serve in views
+    ]
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """What owners said their photos show. Theirs to give and change (on their pages and the API): read here,
+    and deleted if need be, never edited; the review queue is where an admin acts on it."""
+
+    list_display = ["id", "prediction_link", "label", "answered", "given_by", "updated_at"]
+    list_filter = ["label", "prediction__model_version"]
+    search_fields = ["label", "given_by__username", "prediction__original_name"]
+    list_select_related = ["prediction", "given_by"]
+    date_hierarchy = "updated_at"
+    fields = ["prediction_link", "label", "answered", "given_by", "created_at", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # feedback is its owner's word
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Prediction", ordering="prediction")
+    def prediction_link(self, feedback):
+        url = reverse("admin:classifier_prediction_change", args=[feedback.prediction_id])
+        return format_html('<a href="{}">{}</a>', url, feedback.prediction.original_name)
+
+    @admin.display(description="Answered")
+    def answered(self, feedback):
+        return feedback.prediction.final_verdict or "-"
 
 
 def _percent(value: float | None) -> str:
