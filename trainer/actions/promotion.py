@@ -123,7 +123,7 @@ def do_activate_checked(version: ModelVersion, *, by, confirmed: bool) -> Activa
     if check.active is None:
         reason = "No version was active."
     elif check.needs_confirmation:
-        reason = f"Confirmed by an administrator: {check.warning}."
+        reason = f"Activated over a warning the administrator confirmed: “{check.warning}.”"
     else:
         reason = f"{check.comparison.verdict_words.capitalize()} than {check.active} on the same photos."
     return do_activate_model_version(

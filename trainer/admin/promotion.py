@@ -27,8 +27,8 @@ from ..promotion import percent
 from .errors import serve_kept_photo
 from .polling import poll_answer, poll_view
 
-# The photos the two versions disagree on that the page shows; the count says how many there are in all.
-DISAGREEMENTS_SHOWN = 60
+# The photos of each side of the disagreement the page shows; the count says how many there are in all.
+DISAGREEMENTS_SHOWN = 24
 
 
 def _right(correct: int, total: int) -> str:
@@ -145,10 +145,41 @@ class PromotionMixin:
             ]
             context["candidate_right"] = _right(comparison.candidate.correct, comparison.candidate.total)
             context["active_right"] = _right(comparison.other.correct, comparison.other.total)
-            shown = comparison.disagreements[:DISAGREEMENTS_SHOWN]
-            kept = kept_photos(version, [d.sha256 for d in shown])
-            context["disagreements"] = [(d, d.sha256 in kept) for d in shown]
+            context["photo_set"] = self._photo_set(version, check.active, comparison.test_sha256)
+            context["disagreement_groups"] = self._disagreement_groups(version, check.active, comparison)
         return TemplateResponse(request, "admin/trainer/modelversion/activate_confirm.html", context, status=status)
+
+    @staticmethod
+    def _photo_set(version, active, test_sha256: str) -> str:
+        """Which photos the two were compared on, in words."""
+        if test_sha256 == version.test_sha256:
+            return f"{version}'s test photos" + (
+                ", the lineage's frozen split" if version.dataset and version.dataset.has_frozen_split else ""
+            )
+        if test_sha256 == active.test_sha256:
+            return f"{active}'s test photos"
+        measured = (
+            Measurement.objects.filter(test_sha256=test_sha256, dataset__isnull=False).select_related("dataset").first()
+        )
+        return f"the test set {measured.dataset}" if measured else "a test set measured earlier"
+
+    @staticmethod
+    def _disagreement_groups(version, active, comparison) -> list[dict]:
+        """The photos only the candidate answered right, then those only the active version did: the photos
+        catdog keeps first (they have a thumbnail), DISAGREEMENTS_SHOWN of each at most."""
+        kept = {image.sha256 for image in kept_photos(version, [d.sha256 for d in comparison.disagreements]).values()}
+        groups = []
+        for right, wrong, candidate_right in ((version, active, True), (active, version, False)):
+            photos = [d for d in comparison.disagreements if d.candidate_right == candidate_right]
+            photos.sort(key=lambda d: d.sha256 not in kept)
+            groups.append({
+                "title": f"Only {right} answered right",
+                "wrong": wrong,
+                "count": len(photos),
+                "photos": [(d, d.sha256 in kept) for d in photos[:DISAGREEMENTS_SHOWN]],
+                "side": "candidate" if candidate_right else "active",
+            })  # fmt: skip
+        return groups
 
     def compared_photo_view(self, request, version_id, sha256):
         """A photo a version answered (on any of its photo sets), as catdog keeps it, by its content."""
