@@ -57,7 +57,7 @@ def compare_versions(candidate: ModelVersion, other: ModelVersion) -> Comparison
     fields = ("sha256", "name", "true_label", "predicted_label")
 
     def rows(version):
-        return version.test_results.filter(test_sha256=test_sha256).only(*fields)
+        return version.test_results.filter(test_sha256=test_sha256).order_by().values_list(*fields, named=True)
 
     return compare(test_sha256, rows(candidate), rows(other))
 
