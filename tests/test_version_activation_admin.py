@@ -114,6 +114,10 @@ def test_versions_never_measured_on_the_same_photos_need_the_confirmation(admin_
 
 def test_the_version_page_shows_its_activations(admin_client):
     v1, v5 = _issue_scenario()
+    page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[v5.pk])).content.decode()
+    assert (
+        'data-against-active="worse"' in page and "<strong>significantly worse</strong> (500 against 989 right" in page
+    )
     _activate(admin_client, v5, confirm="yes")
     page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[v5.pk])).content.decode()
     assert 'data-activations="1"' in page and 'data-confirmed="yes"' in page

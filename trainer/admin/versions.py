@@ -145,6 +145,7 @@ class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, admin.ModelAdmin):
                 and self.has_activate_permission(request)
             ),
             "activation_needs_confirmation": bool(check and check.needs_confirmation),
+            "against_active": check if check and check.active and not version.is_active else None,
             "activations": version.activations.select_related("previous", "activated_by"),
             "promotion": promotion,
             "activate_url": reverse("admin:trainer_modelversion_activate", args=[version.pk]),
