@@ -4,6 +4,7 @@ comparison served by content."""
 import pytest
 from django.urls import reverse
 
+from catdog_site.celery import app as celery_app
 from trainer.models import Measurement
 
 from .promotion_helpers import answered, answers, photo_sha256
@@ -33,3 +34,7 @@ def test_a_photo_catdog_does_not_keep_or_the_version_never_answered_is_not_found
     assert admin_client.get(url).status_code == 404  # answered, but not kept in any dataset
     url = reverse("admin:trainer_modelversion_compared_photo", args=[version.pk, "e" * 64])
     assert admin_client.get(url).status_code == 404
+
+
+def test_measurements_go_to_the_training_queue():
+    assert celery_app.amqp.router.route({}, "trainer.tasks.measure_model_version")["queue"].name == "training"

@@ -38,3 +38,14 @@ def test_a_test_set_with_the_shipped_models_training_photos_is_refused_for_it(ma
     dataset = make_dataset("mixed", archive=zip_bytes(photos))
     with pytest.raises(MeasurementRefused, match=r"was trained on 4 of the 5 photos of mixed"):
         do_request_measurements([shipped], dataset)
+
+
+def test_an_install_that_registered_the_shipped_model_before_gets_its_training_photos():
+    call_command("ensure_shipped_model", stdout=StringIO())
+    version = ModelVersion.objects.get()
+    version.trained_photos.all().delete()  # as registered before the list was shipped
+    out = StringIO()
+    call_command("ensure_shipped_model", stdout=out)
+    assert version.trained_photos.count() == 2000
+    assert "Recorded the 2,000 photos" in out.getvalue()
+    assert Activation.objects.count() == 1  # it was active already: no second activation
