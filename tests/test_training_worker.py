@@ -110,11 +110,14 @@ def test_a_training_from_the_admin_runs_on_the_worker_and_a_running_worker_switc
     assert version.class_names == ["owl", "wren"] and version.metrics["num_test"] == 4
     assert Path(media_root_of(version)).is_file()
 
-    admin_client.post(reverse("admin:trainer_modelversion_activate", args=[version.pk]))
+    # Never compared with the shipped model (other classes): activated over the confirmation.
+    admin_client.post(reverse("admin:trainer_modelversion_activate", args=[version.pk]), {"confirm": "yes"})
     answer = _predict(cat)
     assert answer.label in {"owl", "wren"} and answer.model_version == version  # no restart needed
 
-    admin_client.post(reverse("admin:trainer_modelversion_activate", args=[shipped.pk]))  # roll back
+    admin_client.post(
+        reverse("admin:trainer_modelversion_activate", args=[shipped.pk]), {"confirm": "yes"}
+    )  # roll back
     answer = _predict(cat)
     assert answer.label == "cat" and answer.model_version == shipped
     assert Prediction.objects.filter(model_version=version).count() == 1  # the earlier answer keeps its version

@@ -1,13 +1,16 @@
-"""Activating model versions from the admin: at once when the score is not lower, after asking when it
-is lower on the same test photos; rolling back; and the versions that cannot be deleted."""
+"""Activating model versions from the admin: at once when the version is significantly better than the
+active one on the same photos, otherwise only with a confirmation naming the numbers; every activation
+recorded; rolling back; and the versions that cannot be deleted."""
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from classifier.models import Prediction
-from trainer.models import ModelVersion
+from trainer.models import Activation, ModelVersion
 
 from .dataset_helpers import class_folders, zip_bytes
+from .promotion_helpers import answered, answers
 from .training_helpers import request_tiny_training, saved_version
 
 pytest_plugins = ["tests.dataset_fixtures"]
@@ -23,50 +26,111 @@ def _activate(client, version, **data):
     return client.post(reverse("admin:trainer_modelversion_activate", args=[version.pk]), data)
 
 
-def test_a_better_version_is_activated_at_once(admin_client):
-    old = saved_version(name="old", test_accuracy=0.9, test_sha256="a" * 64, is_active=True)
-    new = saved_version(name="new", test_accuracy=0.95, test_sha256="a" * 64)
+SAME = "a" * 64  # the photo set both versions answered
+
+
+def _issue_scenario():
+    """The issue's case: the active version right on 98.9% of 1,000 photos, a new one answering "dog" to all."""
+    v1 = saved_version(name="v1", test_accuracy=0.989, test_sha256=SAME, is_active=True)
+    v5 = saved_version(name="v5", test_accuracy=0.5, test_sha256=SAME)
+    answered(v1, SAME, answers(500, 500, wrong_cats=6, wrong_dogs=5))
+    answered(v5, SAME, answers(500, 500, wrong_cats=500))
+    return v1, v5
+
+
+def test_a_significantly_better_version_is_activated_at_once_and_recorded(admin_client, admin_user):
+    old = saved_version(name="old", test_accuracy=0.9, test_sha256=SAME, is_active=True)
+    new = saved_version(name="new", test_accuracy=0.99, test_sha256=SAME)
+    answered(old, SAME, answers(50, 50, wrong_cats=10))
+    answered(new, SAME, answers(50, 50, wrong_cats=1))
     r = _activate(admin_client, new)
     assert r.status_code == 302
     new.refresh_from_db()
     old.refresh_from_db()
     assert new.is_active and not old.is_active
+    activation = Activation.objects.get()
+    assert (activation.version, activation.previous, activation.activated_by) == (new, old, admin_user)
+    assert not activation.confirmed and not activation.automatic
+    assert activation.evidence["verdict"] == "better" and activation.evidence["photos"] == 100
+    assert f"Significantly better than {old}" in activation.reason
 
 
-def test_a_lower_score_on_the_same_test_photos_asks_first(admin_client):
+def test_the_dog_for_everything_model_cannot_be_activated_without_the_confirmation(admin_client):
+    v1, v5 = _issue_scenario()
+    page = admin_client.get(reverse("admin:trainer_modelversion_activate", args=[v5.pk])).content.decode()
+    assert 'data-activation="worse"' in page
+    warning = (
+        f"Activate {v5} although it answered 50.0% right against 98.9% for {v1} on the same 1,000 photos "
+        "(McNemar p < 0.001)."
+    )
+    assert escape(warning) in page
+    assert "0 right (0.0%)" in page and "494 right (98.8%)" in page  # the cats, side by side
+
+    r = _activate(admin_client, v5)  # the real form's post, box unticked
+    assert r.status_code == 400
+    assert escape(warning.rstrip(".") + ": confirm it to activate.") in r.content.decode()
+    v1.refresh_from_db()
+    v5.refresh_from_db()
+    assert v1.is_active and not v5.is_active and not Activation.objects.exists()
+
+    r = _activate(admin_client, v5, confirm="yes")
+    assert r.status_code == 302
+    v5.refresh_from_db()
+    assert v5.is_active
+    activation = Activation.objects.get()
+    assert activation.confirmed and activation.previous == v1
+    assert activation.evidence["candidate_accuracy"] == 0.5 and activation.evidence["other_accuracy"] == 0.989
+    assert warning.rstrip(".") in activation.reason
+
+
+def test_a_version_not_significantly_better_needs_the_confirmation(admin_client):
+    old = saved_version(name="old", test_accuracy=0.95, test_sha256=SAME, is_active=True)
+    new = saved_version(name="new", test_accuracy=0.96, test_sha256=SAME)
+    answered(old, SAME, answers(50, 50, wrong_cats=5))
+    answered(new, SAME, answers(50, 50, wrong_cats=4))
+    page = admin_client.get(reverse("admin:trainer_modelversion_activate", args=[new.pk])).content.decode()
+    assert 'data-activation="not_different"' in page
+    assert f"Activate {new} although it is not significantly better: it answered 96.0% right against 95.0%" in page
+    assert _activate(admin_client, new).status_code == 400
+    new.refresh_from_db()
+    assert not new.is_active
+
+
+def test_versions_never_measured_on_the_same_photos_need_the_confirmation(admin_client):
     old = saved_version(name="old", test_accuracy=0.95, test_sha256="a" * 64, is_active=True)
-    new = saved_version(name="new", test_accuracy=0.9, test_sha256="a" * 64)
-    page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[new.pk])).content.decode()
-    assert "scored 0.9500 on the same test photos" in page
-
-    r = _activate(admin_client, new)
-    assert r.status_code == 200 and 'data-activation="lower"' in r.content.decode()
+    new = saved_version(name="new", test_accuracy=0.99, test_sha256="b" * 64)
+    answered(old, "a" * 64, answers(5, 5))
+    answered(new, "b" * 64, answers(5, 5))  # other photos: nothing to pair
+    page = admin_client.get(reverse("admin:trainer_modelversion_activate", args=[new.pk])).content.decode()
+    assert 'data-activation="none"' in page and "data-measure" in page
+    assert f"Activate {new} although it was never measured on the same photos as {old}" in page
+    assert _activate(admin_client, new).status_code == 400
     new.refresh_from_db()
     assert not new.is_active
-
-    r = _activate(admin_client, new, confirm="yes")
-    assert r.status_code == 302
-    new.refresh_from_db()
-    old.refresh_from_db()
-    assert new.is_active and not old.is_active
+    assert _activate(admin_client, new, confirm="yes").status_code == 302
+    activation = Activation.objects.get(version=new)
+    assert activation.confirmed and activation.evidence["verdict"] == "none"
 
 
-def test_a_lower_score_on_other_test_photos_is_not_compared(admin_client):
-    saved_version(name="old", test_accuracy=0.95, test_sha256="a" * 64, is_active=True)
-    new = saved_version(name="new", test_accuracy=0.9, test_sha256="b" * 64)
-    _activate(admin_client, new)
-    new.refresh_from_db()
-    assert new.is_active
+def test_the_version_page_shows_its_activations(admin_client):
+    v1, v5 = _issue_scenario()
+    page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[v5.pk])).content.decode()
+    assert (
+        'data-against-active="worse"' in page and "<strong>significantly worse</strong> (500 against 989 right" in page
+    )
+    _activate(admin_client, v5, confirm="yes")
+    page = admin_client.get(reverse("admin:trainer_modelversion_change", args=[v5.pk])).content.decode()
+    assert 'data-activations="1"' in page and 'data-confirmed="yes"' in page
+    assert "over a warning, confirmed" in page
 
 
-def test_the_changelist_action_asks_first_too(admin_client):
-    saved_version(name="old", test_accuracy=0.95, test_sha256="a" * 64, is_active=True)
-    new = saved_version(name="new", test_accuracy=0.9, test_sha256="a" * 64)
+def test_the_changelist_action_goes_to_the_comparison(admin_client):
+    v1, v5 = _issue_scenario()
     url = reverse("admin:trainer_modelversion_changelist")
-    r = admin_client.post(url, {"action": "activate", "_selected_action": [new.pk]})
-    assert r.status_code == 302 and r.url == reverse("admin:trainer_modelversion_activate", args=[new.pk])
-    new.refresh_from_db()
-    assert not new.is_active
+    r = admin_client.post(url, {"action": "activate", "_selected_action": [v5.pk]})
+    assert r.status_code == 302 and r.url == reverse("admin:trainer_modelversion_activate", args=[v5.pk])
+    v5.refresh_from_db()
+    assert not v5.is_active
 
 
 def test_showing_the_activation_page_changes_nothing(admin_client):
@@ -89,8 +153,9 @@ def test_rolling_back_keeps_past_predictions_with_theirsaved_version(admin_clien
     old = saved_version(name="old", is_active=True)
     new = saved_version(name="new")
     prediction = make_prediction(status="done", model_version=old, label="cat")
-    _activate(admin_client, new)
-    _activate(admin_client, old)  # roll back
+    _activate(admin_client, new, confirm="yes")  # never compared: confirmed
+    _activate(admin_client, old, confirm="yes")  # roll back
+    assert Activation.objects.filter(confirmed=True).count() == 2
     old.refresh_from_db()
     new.refresh_from_db()
     assert old.is_active and not new.is_active

@@ -1,7 +1,8 @@
 """A version's error analysis as plain values for the admin's pages: the test photos behind each cell of
 its confusion matrix, its most confident mistakes, and where catdog keeps each photo. Reads only.
 
-The rows are TestPhotoResults, one per test photo, written when the version was trained. A row names its
+The rows are TestPhotoResults, one per test photo, written when the version was trained (only those of its
+own test photos: `own_test_results`). A row names its
 photo by content (SHA-256), so the photo is found among the images of any dataset catdog keeps; photos
 measured from outside the datasets (the shipped model's test photos) have no kept copy.
 """
@@ -21,21 +22,27 @@ IMAGE_SIDE = 320  # the heatmap image's longer side: the size of the thumbnails 
 VERDICT_WORDS = {UNSURE: "Not sure", OTHER: "None of its classes", "": "None (no calibration)"}
 
 
+def own_test_results(version: ModelVersion) -> QuerySet[TestPhotoResult]:
+    """The version's answers on its own test photos; its answers on the test sets it was measured on later,
+    to compare it with another version (trainer/actions/promotion.py), are not its error analysis."""
+    return version.test_results.filter(test_sha256=version.test_sha256)
+
+
 def cell_counts(version: ModelVersion) -> dict[tuple[str, str], int]:
     """How many test photos of each true class got each answer: {(true, predicted): count}."""
-    counts = version.test_results.values_list("true_label", "predicted_label").annotate(n=Count("id")).order_by()
+    counts = own_test_results(version).values_list("true_label", "predicted_label").annotate(n=Count("id")).order_by()
     return {(true, predicted): n for true, predicted, n in counts}
 
 
 def cell_results(version: ModelVersion, true_label: str, predicted_label: str) -> QuerySet[TestPhotoResult]:
     """The test photos of `true_label` answered `predicted_label`, the most confident answers first."""
-    cell = version.test_results.filter(true_label=true_label, predicted_label=predicted_label)
+    cell = own_test_results(version).filter(true_label=true_label, predicted_label=predicted_label)
     return cell.order_by("-confidence", "id")
 
 
 def mistakes(version: ModelVersion) -> QuerySet[TestPhotoResult]:
     """Every wrong answer, the most confident first: those are the ones a person should look at."""
-    return version.test_results.exclude(predicted_label=F("true_label")).order_by("-confidence", "id")
+    return own_test_results(version).exclude(predicted_label=F("true_label")).order_by("-confidence", "id")
 
 
 def kept_photos(version: ModelVersion, sha256s) -> dict[str, DatasetImage]:

@@ -290,3 +290,22 @@ def _mobilenet_problem() -> str:
     except WeightsUnavailable as problem:
         return str(problem)
     return ""
+
+
+class MeasurementForm(forms.Form):
+    """The test set a version and the active one are both measured on when they share no test photos."""
+
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        label="Test set",
+        empty_label="Choose a ready dataset with the same classes",
+        help_text="Both versions answer each of its photos; neither may have been trained on any of them.",
+    )
+
+    def __init__(self, *args, version: ModelVersion, **kwargs):
+        super().__init__(*args, **kwargs)
+        ready = Dataset.objects.filter(status=Dataset.Status.READY).order_by("name")
+        classes = sorted(version.class_names)
+        self.fields["dataset"].queryset = ready.filter(
+            pk__in=[dataset.pk for dataset in ready.only("pk", "class_names") if sorted(dataset.class_names) == classes]
+        )

@@ -20,14 +20,17 @@ from django.conf import settings
 
 from .actions import (
     do_claim_ingestion,
+    do_claim_measurement,
     do_claim_training,
     do_drop_ingestion,
     do_end_training,
     do_fail_ingestion,
+    do_fail_measurement,
     do_fail_stale_trainings,
     do_fail_stuck_datasets,
     do_fail_trainings_of_worker,
     do_finish_ingestion,
+    do_finish_measurement,
     do_finish_training,
     frozen_split_refusal,
 )
@@ -39,9 +42,10 @@ from .datasets import (
     folder_images_sha256,
     materialize,
 )
+from .files import copy_verified
 from .heartbeat import Heartbeat
 from .ml import TUNABLE_SETTINGS
-from .ml.data import DatasetError
+from .ml.data import DatasetError, check_images, list_class_folder
 from .ml.weights import WeightsUnavailable, check_weights
 from .models import ModelVersion
 
@@ -198,6 +202,66 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
         at = f" after epoch {where} of {heartbeat.progress['epochs']}" if where else ""
         raise _Cancelled(f"Cancelled by an administrator{at}.") from None
     return result, folder_images_sha256(result.test_paths)
+
+
+# --- Measuring a version on a test set (promotion on evidence) ---------------------------------------------
+
+
+@shared_task(soft_time_limit=settings.CATDOG_TRAINING_TIME_LIMIT, time_limit=settings.CATDOG_TRAINING_TIME_LIMIT + 120)
+def measure_model_version(measurement_id: int) -> None:
+    """Answer every photo of the measurement's dataset with the version's served model, as its test photos
+    were answered after its training, and store the answers: to compare it with another version on them."""
+    measurement = do_claim_measurement(measurement_id)
+    if measurement is None:
+        return  # deleted, or taken by an earlier delivery
+    try:
+        answers = _measure(measurement)
+    except (DatasetError, DatasetRefused) as refusal:
+        error = str(refusal)
+    except SoftTimeLimitExceeded:
+        error = f"The measurement took longer than {settings.CATDOG_TRAINING_TIME_LIMIT // 60} minutes and was stopped."
+    except Exception as unexpected:
+        logger.exception("Measurement %s failed unexpectedly", measurement_id)
+        error = (
+            f"The measurement failed unexpectedly ({type(unexpected).__name__}); the training worker's log has "
+            "the details."
+        )
+    else:
+        if not do_finish_measurement(measurement_id, measurement.started_at, answers):
+            logger.info("Measurement %s was deleted or taken over meanwhile; its answers are dropped", measurement_id)
+        return
+    do_fail_measurement(measurement_id, error, started_at=measurement.started_at)
+
+
+def _measure(measurement):
+    from .ml.calibrate import answer_saved  # TensorFlow: worker only
+
+    version, dataset = measurement.version, measurement.dataset
+    if dataset is None:
+        raise DatasetError("The dataset to measure on was deleted.")
+    with tempfile.TemporaryDirectory(prefix="catdog-measure-") as tmp:
+        folder = Path(tmp)
+        materialize(dataset, folder / "photos")
+        paths, labels, _ = list_class_folder(folder / "photos", list(version.class_names))
+        readable, _ = check_images(paths, version.image_size)
+        paths = [path for path, ok in zip(paths, readable, strict=True) if ok]
+        model_path = copy_verified(version.file.storage, version.file.name, folder / "model.keras", version.file_sha256)
+        calibration_path = None
+        if version.calibration:
+            calibration_path = copy_verified(
+                version.calibration.storage,
+                version.calibration.name,
+                folder / "calibration.npz",
+                version.calibration_sha256,
+            )
+        return answer_saved(
+            model_path,
+            list(version.class_names),
+            paths,
+            labels[readable],
+            calibration_path=calibration_path,
+            operating_point=version.operating_point,
+        )
 
 
 @shared_task

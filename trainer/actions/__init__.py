@@ -2,7 +2,7 @@
 
 The admin, the commands and the tasks (trainer/tasks.py, trainer/heartbeat.py) call these. An action
 never imports a task: it sends one by name (enqueue.py). One module per subject: model versions,
-trainings, datasets.
+trainings, datasets, promotion.
 """
 
 from .datasets import (
@@ -17,6 +17,18 @@ from .datasets import (
     do_recheck_dataset,
     do_set_auto_promote,
 )
+from .promotion import (
+    ActivationCheck,
+    ActivationRefused,
+    MeasurementRefused,
+    check_activation,
+    do_activate_checked,
+    do_claim_measurement,
+    do_consider_promotion,
+    do_fail_measurement,
+    do_finish_measurement,
+    do_request_measurements,
+)
 from .trainings import (
     TrainingRefused,
     do_beat_training,
@@ -30,16 +42,23 @@ from .trainings import (
     frozen_split_refusal,
 )
 from .versions import (
-    ActivationCheck,
-    check_activation,
     do_activate_model_version,
     do_attach_calibration,
     do_register_model_version,
     do_set_operating_point,
+    record_trained_photos,
 )
 
 __all__ = [
     "ActivationCheck",
+    "ActivationRefused",
+    "MeasurementRefused",
+    "do_activate_checked",
+    "do_claim_measurement",
+    "do_consider_promotion",
+    "do_fail_measurement",
+    "do_finish_measurement",
+    "do_request_measurements",
     "NewImage",
     "TrainingRefused",
     "check_activation",
@@ -65,4 +84,5 @@ __all__ = [
     "do_set_auto_promote",
     "do_set_operating_point",
     "frozen_split_refusal",
+    "record_trained_photos",
 ]

@@ -12,7 +12,8 @@ from django.utils import timezone
 from ..files import delete_files
 from ..models import Dataset, ModelVersion
 from .enqueue import enqueue
-from .versions import record_test_answers, store_calibration_file, store_model_file
+from .promotion import do_consider_promotion
+from .versions import record_test_answers, record_trained_photos, store_calibration_file, store_model_file
 
 
 class TrainingRefused(ValueError):
@@ -141,7 +142,9 @@ def do_beat_training(version_id: int, started_at, progress: dict) -> bool | None
 
 def do_finish_training(version_id: int, started_at, *, model_path: Path, result, test_sha256: str) -> bool:
     """Store the trained model through the storage API and make the version ready, if this run still
-    holds it and nobody asked to cancel; otherwise the stored file is removed again."""
+    holds it and nobody asked to cancel; otherwise the stored file is removed again. A finished version
+    keeps its test answers and the photos it was trained on, and is activated if its lineage promotes
+    automatically and it is significantly better than the active version (promotion.py)."""
     version = ModelVersion.objects.get(pk=version_id)
     sha256 = store_model_file(version, model_path)
     calibration_sha256 = store_calibration_file(version, result.calibration_path)
@@ -168,7 +171,10 @@ def do_finish_training(version_id: int, started_at, *, model_path: Path, result,
             error="",
         )
         if finished:
+            version.refresh_from_db()  # its test_sha256, which names its answers' photo set
             record_test_answers(version, result.test_answers)
+            record_trained_photos(version, result.train_sha256s)
+            do_consider_promotion(version)
         else:
             transaction.on_commit(lambda: delete_files(names))  # stored for a row that did not take them
     return bool(finished)

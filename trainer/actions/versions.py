@@ -1,6 +1,5 @@
 """Model versions: registering a trained model, and choosing the one that answers."""
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from django.utils.text import slugify
 
 from ..files import delete_files, file_sha256
 from ..ml import OPERATING_POINTS
-from ..models import Dataset, ModelVersion, TestPhotoResult
+from ..models import Activation, Dataset, ModelVersion, TestPhotoResult, TrainedPhoto
 
 
 @transaction.atomic
@@ -32,11 +31,12 @@ def do_register_model_version(
     calibration_path: Path | None = None,
     calibration_report: dict | None = None,
     test_answers=(),
+    trained_sha256s=(),
     activate: bool = False,
 ) -> ModelVersion:
     """Store a trained `.keras` file (and its calibration) through the storage API and record it as a ready
     version with its test answers, trained at `trained_at` (now, unless the model was trained elsewhere, as
-    the shipped one was)."""
+    the shipped one was), and the photos it was trained on (`trained_sha256s`)."""
     version = ModelVersion(
         name=name,
         status=ModelVersion.Status.READY,
@@ -57,8 +57,9 @@ def do_register_model_version(
     version.calibration_sha256 = store_calibration_file(version, calibration_path)
     version.save()
     record_test_answers(version, test_answers)
+    record_trained_photos(version, trained_sha256s)
     if activate:
-        do_activate_model_version(version)
+        do_activate_model_version(version, reason="Activated as it was registered, as asked (train_model --activate).")
     return version
 
 
@@ -70,7 +71,7 @@ def do_attach_calibration(version: ModelVersion, calibration_path: Path, report:
     version.calibration_sha256 = store_calibration_file(version, calibration_path)
     version.calibration_report = report
     version.save(update_fields=["calibration", "calibration_sha256", "calibration_report"])
-    version.test_results.all().delete()
+    version.test_results.filter(test_sha256=version.test_sha256).delete()  # its measurements keep theirs
     record_test_answers(version, test_answers)
     if old and old != version.calibration.name:
         transaction.on_commit(lambda: delete_files([old]))
@@ -88,8 +89,9 @@ def store_calibration_file(version: ModelVersion, calibration_path: Path | None)
     return sha256
 
 
-def record_test_answers(version: ModelVersion, answers) -> None:
-    """One TestPhotoResult per test photo (trainer/ml/evaluate.py TestAnswer), found again by its content."""
+def record_test_answers(version: ModelVersion, answers, *, test_sha256: str | None = None) -> None:
+    """One TestPhotoResult per test photo (trainer/ml/evaluate.py TestAnswer), found again by its content, of
+    the photo set `test_sha256`: the version's own test photos unless told (a Measurement's)."""
     rows = []
     for answer in answers:
         predicted = max(answer.probabilities, key=answer.probabilities.get)
@@ -100,7 +102,7 @@ def record_test_answers(version: ModelVersion, answers) -> None:
                 name=answer.name,
                 true_label=answer.true_label,
                 predicted_label=predicted,
-                test_sha256=version.test_sha256,
+                test_sha256=version.test_sha256 if test_sha256 is None else test_sha256,
                 verdict=answer.verdict,
                 confidence=answer.probabilities[predicted],
                 probabilities=answer.probabilities,
@@ -108,6 +110,12 @@ def record_test_answers(version: ModelVersion, answers) -> None:
             )
         )
     TestPhotoResult.objects.bulk_create(rows, batch_size=500)
+
+
+def record_trained_photos(version: ModelVersion, sha256s) -> None:
+    """The photos `version` was trained on, by content: a test set may be checked against them later."""
+    rows = [TrainedPhoto(version=version, sha256=sha256) for sha256 in set(sha256s)]
+    TrainedPhoto.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
 
 
 def store_model_file(version: ModelVersion, model_path: Path) -> str:
@@ -120,38 +128,40 @@ def store_model_file(version: ModelVersion, model_path: Path) -> str:
 
 
 @transaction.atomic
-def do_activate_model_version(version: ModelVersion) -> None:
-    """Make `version` the one every worker answers with; the database keeps it the only active one.
+def do_activate_model_version(
+    version: ModelVersion,
+    *,
+    by=None,
+    automatic: bool = False,
+    confirmed: bool = False,
+    reason: str = "",
+    evidence: dict | None = None,
+) -> Activation | None:
+    """Make `version` the one every worker answers with; the database keeps it the only active one. Every
+    activation is recorded (trainer.Activation): by whom or automatically, over which version, whether a
+    warning was confirmed, why, and the comparison it rested on. None when it was already the active one.
 
     Workers read the active version for every prediction (classifier/tasks.py), so the next photo is
-    answered by it, with no restart. Rolling back is activating the earlier version.
+    answered by it, with no restart. Rolling back is activating the earlier version. Whether the evidence
+    allows it is the caller's question (trainer/actions/promotion.py `check_activation`).
     """
     if version.status != ModelVersion.Status.READY:
         raise ValueError(f"{version} is {version.get_status_display().lower()}, not ready: it cannot answer.")
+    previous = ModelVersion.objects.select_for_update().filter(is_active=True).first()
+    if previous is not None and previous.pk == version.pk:
+        return None
     ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
     version.is_active = True
     version.save(update_fields=["is_active"])
-
-
-@dataclass
-class ActivationCheck:
-    active: ModelVersion | None
-    # Set when `active` scored better on the very same test photos: activating needs a confirmation.
-    lower_score: bool
-
-
-def check_activation(version: ModelVersion) -> ActivationCheck:
-    """Whether activating `version` would replace a version that did better on the same test photos."""
-    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
-    lower = (
-        active is not None
-        and bool(version.test_sha256)
-        and version.test_sha256 == active.test_sha256
-        and version.test_accuracy is not None
-        and active.test_accuracy is not None
-        and version.test_accuracy < active.test_accuracy
+    return Activation.objects.create(
+        version=version,
+        previous=previous,
+        activated_by=by,
+        automatic=automatic,
+        confirmed=confirmed,
+        reason=reason,
+        evidence=evidence or {},
     )
-    return ActivationCheck(active=active, lower_score=lower)
 
 
 @transaction.atomic

@@ -19,12 +19,20 @@ from ..error_analysis import (
     image_size,
     kept_photos,
     mistakes,
+    own_test_results,
     upright_size,
 )
 from ..files import serve_file
 from ..heatmap_images import HeatmapError, overlay_png
 from ..images import content_type_of_name
 from ..models import ModelVersion, TestPhotoResult
+
+
+def serve_kept_photo(image, name: str):
+    """A kept photo's thumbnail if it has one, else the photo's own file, named `name` for a download."""
+    if image.thumbnail:
+        return serve_file(image.thumbnail, content_type="image/jpeg", download_name=f"{name} (thumbnail).jpg")
+    return serve_file(image.file, content_type=content_type_of_name(image.file.name), download_name=name)
 
 
 class ErrorAnalysisMixin:
@@ -122,11 +130,7 @@ class ErrorAnalysisMixin:
         image = kept_photos(version, [result.sha256]).get(result.sha256)
         if image is None:
             raise Http404("catdog does not keep this test photo.")
-        if image.thumbnail:
-            return serve_file(
-                image.thumbnail, content_type="image/jpeg", download_name=f"{result.name} (thumbnail).jpg"
-            )
-        return serve_file(image.file, content_type=content_type_of_name(image.file.name), download_name=result.name)
+        return serve_kept_photo(image, result.name)
 
     def result_heatmap_view(self, request, version_id, result_id):
         """The row's heatmap drawn over the photo's upright shape (a square when the photo is not kept), as
@@ -150,4 +154,4 @@ class ErrorAnalysisMixin:
 
     def _result(self, request, version_id, result_id) -> tuple[ModelVersion, TestPhotoResult]:
         version = self._version(request, version_id)
-        return version, get_object_or_404(TestPhotoResult, pk=result_id, version=version)
+        return version, get_object_or_404(own_test_results(version), pk=result_id)

@@ -6,22 +6,22 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from ..actions import check_activation, do_activate_model_version, do_cancel_training
+from ..actions import check_activation, do_cancel_training
 from ..models import ModelVersion
 from ..presenters import progress_summary, settings_rows, training_progress, version_report
 from .calibration import calibration_context, operating_point_view
 from .errors import ErrorAnalysisMixin
 from .polling import poll_answer, poll_view
+from .promotion import PromotionMixin
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ErrorAnalysisMixin, admin.ModelAdmin):
+class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, admin.ModelAdmin):
     """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
     are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
 
@@ -81,16 +81,14 @@ class ModelVersionAdmin(ErrorAnalysisMixin, admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return None
-        version = queryset.get()
-        if version.status == ModelVersion.Status.READY and not check_activation(version).lower_score:
-            return self._activate(request, version)
-        return redirect("admin:trainer_modelversion_activate", version.pk)  # it explains, or asks first
+        # The activation page shows the evidence, and asks for a confirmation when it is not enough.
+        return redirect("admin:trainer_modelversion_activate", queryset.get().pk)
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             *self.error_analysis_urls(),  # first: their class names could end like the paths below
-            path("<path:object_id>/activate/", view(self.activate_view), name="trainer_modelversion_activate"),
+            *self.promotion_urls(),
             path("<path:object_id>/cancel/", view(self.cancel_view), name="trainer_modelversion_cancel"),
             path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_modelversion_updates"),
             # The calibration section's form (trainer/admin/calibration.py).
@@ -101,36 +99,6 @@ class ModelVersionAdmin(ErrorAnalysisMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
-
-    def activate_view(self, request, object_id):
-        """POST activates, unless the active version did better on the same test photos: then the post
-        must carry the confirmation this page asks for. GET only shows the page."""
-        if not self.has_activate_permission(request):
-            raise PermissionDenied
-        version = get_object_or_404(ModelVersion, pk=unquote(object_id))
-        if version.status != ModelVersion.Status.READY or version.is_active:
-            state = "already active" if version.is_active else f"{version.get_status_display().lower()}, not ready"
-            self.message_user(request, f"The version {version} is {state}.", messages.WARNING)
-            return redirect("admin:trainer_modelversion_change", version.pk)
-        check = check_activation(version)
-        if request.method == "POST" and (request.POST.get("confirm") == "yes" or not check.lower_score):
-            return self._activate(request, version)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Activate {version}?",
-            "version": version,
-            "active": check.active,
-            "lower_score": check.lower_score,
-        }
-        return TemplateResponse(request, "admin/trainer/modelversion/activate_confirm.html", context)
-
-    def _activate(self, request, version: ModelVersion):
-        do_activate_model_version(version)
-        self.message_user(
-            request, f"Activated {version}: workers answer with it from the next photo.", messages.SUCCESS
-        )
-        return redirect("admin:trainer_modelversion_change", version.pk)
 
     @method_decorator(require_POST)
     def cancel_view(self, request, object_id):
@@ -166,6 +134,7 @@ class ModelVersionAdmin(ErrorAnalysisMixin, admin.ModelAdmin):
     def _version_context(self, request, version: ModelVersion) -> dict:
         check = check_activation(version) if version.status == ModelVersion.Status.READY else None
         training = self._training_context(version)
+        promotion = version.metrics.get("promotion") if isinstance(version.metrics, dict) else None
         return {
             **training,
             **self.error_analysis_context(version, training["confusion"]),
@@ -175,7 +144,10 @@ class ModelVersionAdmin(ErrorAnalysisMixin, admin.ModelAdmin):
                 and not version.is_active
                 and self.has_activate_permission(request)
             ),
-            "lower_than_active": check.active if check and check.lower_score else None,
+            "activation_needs_confirmation": bool(check and check.needs_confirmation),
+            "against_active": check if check and check.active and not version.is_active else None,
+            "activations": version.activations.select_related("previous", "activated_by"),
+            "promotion": promotion,
             "activate_url": reverse("admin:trainer_modelversion_activate", args=[version.pk]),
             "cancel_url": reverse("admin:trainer_modelversion_cancel", args=[version.pk]),
             **calibration_context(request, version),

@@ -87,7 +87,11 @@ def calibrate(
             outlier_features=None if outliers is None else outliers.features,
         )
         verdicts = calibration.verdicts(test.probabilities, test.features, DEFAULT_OPERATING_POINT)
-    answers = [
+    return Calibrated(calibration, report, _test_answers(class_names, photos.test_paths, photos.y_test, test, verdicts))
+
+
+def _test_answers(class_names, paths, labels, answers: "_Answers", verdicts) -> list[TestAnswer]:
+    return [
         TestAnswer(
             name=path.name,
             sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -97,16 +101,38 @@ def calibrate(
             heatmap=heatmap,
         )
         for path, true, probabilities, verdict, heatmap in zip(
-            photos.test_paths, photos.y_test, test.probabilities, verdicts, test.heatmaps, strict=True
+            paths, labels, answers.probabilities, verdicts, answers.heatmaps, strict=True
         )
     ]
-    return Calibrated(calibration, report, answers)
 
 
 def calibrate_saved(model_path: Path, class_names: list[str], photos: Photos, *, seed: int) -> Calibrated:
     """`calibrate` for a saved `.keras` model (a version trained before calibrations, the shipped model)."""
     model = keras.saving.load_model(model_path, compile=False)
     return calibrate(model, class_names, photos, batch_size=32, seed=seed)
+
+
+def answer_saved(
+    model_path: Path,
+    class_names: list[str],
+    paths: list[Path],
+    labels: np.ndarray,
+    *,
+    calibration_path: Path | None = None,
+    operating_point: str = DEFAULT_OPERATING_POINT,
+    batch_size: int = 32,
+) -> list[TestAnswer]:
+    """A saved model's answer on each of `paths` (true classes: `labels`), with its verdict by its calibration
+    when it has one: a version measured on a test set after its training (trainer.Measurement)."""
+    model = keras.saving.load_model(model_path, compile=False)
+    run = _ServedRun(model, batch_size, -(-len(paths) // batch_size), None)
+    answers = run.answers(paths)
+    if calibration_path is None:
+        verdicts = [class_names[i] for i in answers.probabilities.argmax(axis=1)]
+    else:
+        calibration = Calibration.load(calibration_path)
+        verdicts = calibration.verdicts(answers.probabilities, answers.features, operating_point)
+    return _test_answers(class_names, paths, labels, answers, verdicts)
 
 
 @dataclass

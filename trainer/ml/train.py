@@ -5,6 +5,7 @@ import time of anything the web process loads.
 """
 
 import dataclasses
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -84,6 +85,7 @@ class TrainingResult:
     calibration_path: Path | None  # the verdict rule (trainer/ml/verdicts.py), None when it could not be fitted
     calibration_report: dict  # what it does on the test (and outlier) photos, or {"error": why there is none}
     test_answers: list[TestAnswer]  # every test photo's answer, verdict and heatmap
+    train_sha256s: list[str]  # the SHA-256 of every photo it was trained on (trainer.TrainedPhoto)
 
 
 class TrainingCancelled(Exception):
@@ -176,6 +178,7 @@ def run_training(
         calibration_path=calibration_path,
         calibration_report=calibrated.report,
         test_answers=calibrated.answers,
+        train_sha256s=[hashlib.sha256(path.read_bytes()).hexdigest() for path in datasets.train_paths],
     )
 
 

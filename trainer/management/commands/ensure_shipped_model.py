@@ -5,13 +5,19 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from trainer.actions import do_activate_model_version, do_attach_calibration, do_register_model_version
+from trainer.actions import (
+    do_activate_model_version,
+    do_attach_calibration,
+    do_register_model_version,
+    record_trained_photos,
+)
 from trainer.files import file_sha256
 from trainer.ml.evaluate import TestAnswer
 from trainer.models import ModelVersion
 
 # The model the repository ships and its metadata, written by `train_model --output .../catdog.keras`.
 from .calibrate_version import SHIPPED_CALIBRATION_SIDECAR, SHIPPED_SIDECAR
+from .ship_trained_photos import SHIPPED_TRAINED_PHOTOS
 
 
 class Command(BaseCommand):
@@ -46,6 +52,10 @@ class Command(BaseCommand):
                     calibration["test_answers"],
                 )
                 self.stdout.write(f"Gave version {version} the shipped calibration.")
+            trained = self._trained_photos(sidecar.parent)
+            if trained and not version.trained_photos.exists():  # registered before they were shipped
+                record_trained_photos(version, trained)
+                self.stdout.write(f"Recorded the {len(trained):,} photos version {version} was trained on.")
         else:
             version = do_register_model_version(
                 name=shipped["name"],
@@ -58,6 +68,7 @@ class Command(BaseCommand):
                 summary=shipped["summary"],
                 test_sha256=shipped.get("test_sha256", ""),
                 trained_at=datetime.fromisoformat(shipped["trained_at"]),  # not when this install registered it
+                trained_sha256s=self._trained_photos(sidecar.parent),
                 **self._calibration(sidecar.parent),
             )
             self.stdout.write(
@@ -85,10 +96,20 @@ class Command(BaseCommand):
             "test_answers": [TestAnswer(**answer) for answer in shipped["test_answers"]],
         }
 
+    def _trained_photos(self, folder: Path) -> list[str]:
+        """The SHA-256 of each photo the shipped model was trained on (ship_trained_photos), if shipped."""
+        path = folder / SHIPPED_TRAINED_PHOTOS
+        if not path.is_file():
+            return []
+        sha256s = path.read_text().split()
+        if any(len(sha256) != 64 for sha256 in sha256s):
+            raise CommandError(f"{path} should hold one SHA-256 (64 hex digits) a line.")
+        return sha256s
+
     def _activate_if_none_is(self, version: ModelVersion) -> None:
         active = ModelVersion.objects.filter(is_active=True).first()
         if active is None:
-            do_activate_model_version(version)
+            do_activate_model_version(version, reason="No version was active (ensure_shipped_model).")
             self.stdout.write(f"Activated version {version}: no version was active.")
         else:
             self.stdout.write(f"Version {active} is active; left as it is.")

@@ -105,6 +105,7 @@ class Command(BaseCommand):
                     calibration_report=result.calibration_report,
                     test_answers=result.test_answers,
                     test_sha256=test_sha256,
+                    trained_sha256s=result.train_sha256s,
                     activate=options["activate"],
                 )
                 state = "active" if version.is_active else "not active"
