@@ -6,9 +6,11 @@ from types import SimpleNamespace
 import pytest
 from scipy.stats import binomtest
 
+from trainer.actions.promotion import compare_versions
 from trainer.promotion import ALPHA, BETTER, NOT_DIFFERENT, WORSE, compare, mcnemar_exact, p_value_words
 
-from .promotion_helpers import answers
+from .promotion_helpers import answered, answers
+from .training_helpers import saved_version
 
 
 @pytest.mark.parametrize(
@@ -93,3 +95,21 @@ def test_only_photos_both_answered_are_paired():
     active = _rows(answers(3, 3))[:4]
     assert compare("s", candidate, active).photos == 4
     assert compare("s", candidate, []) is None
+
+
+@pytest.mark.django_db
+def test_two_versions_are_compared_on_the_largest_photo_set_they_share():
+    """A small lineage's frozen split (40 photos) cannot tell two versions apart; a thousand photos the admin
+    measured both on can: the comparison takes the set with the most photos, whichever came first."""
+    own, measured = "a" * 64, "b" * 64
+    old = saved_version(name="old", test_sha256=own)
+    new = saved_version(name="new", test_sha256=own)
+    answered(old, own, answers(20, 20, wrong_cats=2))
+    answered(new, own, answers(20, 20, wrong_cats=1))
+    answered(old, measured, answers(500, 500, wrong_cats=40))
+    answered(new, measured, answers(500, 500, wrong_cats=5))
+
+    comparison = compare_versions(new, old)
+
+    assert (comparison.test_sha256, comparison.photos) == (measured, 1000)
+    assert comparison.verdict == BETTER

@@ -10,7 +10,7 @@ both are measured (a Measurement each, run by the training worker: trainer/tasks
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from ..models import Activation, Dataset, DatasetImage, Measurement, ModelVersion, TestPhotoResult, TrainedPhoto
@@ -37,11 +37,19 @@ def _photo_sets(version: ModelVersion) -> set[str]:
 def compare_versions(candidate: ModelVersion, other: ModelVersion) -> Comparison | None:
     """The two versions on the same photos, or None when no photo set has answers of both.
 
-    The candidate's own test photos come first (the lineage's frozen split: what every version of the
-    lineage is measured on), then the other's, then the most recent measurement both have."""
+    The set with the most photos wins, as it has the most power to tell two versions apart (a small
+    lineage's frozen split can hold a few dozen photos, a test set the admin measured both on a thousand);
+    among sets of one size, the candidate's own test photos (the lineage's frozen split: what every version
+    of the lineage is measured on), then the other's, then the most recent measurement both have."""
     shared = _photo_sets(candidate) & _photo_sets(other)
     if not shared:
         return None
+    sizes = dict(
+        candidate.test_results.filter(test_sha256__in=shared)
+        .values_list("test_sha256")
+        .annotate(photos=Count("pk"))
+        .order_by()
+    )
     measured = dict(
         Measurement.objects.filter(version__in=[candidate, other], test_sha256__in=shared, status="ready")
         .values_list("test_sha256")
@@ -51,7 +59,12 @@ def compare_versions(candidate: ModelVersion, other: ModelVersion) -> Comparison
 
     def preference(sha256: str):
         last = measured.get(sha256)
-        return (sha256 != candidate.test_sha256, sha256 != other.test_sha256, -(last.timestamp() if last else 0))
+        return (
+            -sizes.get(sha256, 0),
+            sha256 != candidate.test_sha256,
+            sha256 != other.test_sha256,
+            -(last.timestamp() if last else 0),
+        )
 
     test_sha256 = min(shared, key=preference)
     fields = ("sha256", "name", "true_label", "predicted_label")
