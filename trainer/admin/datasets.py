@@ -14,11 +14,12 @@ from ..files import serve_file
 from ..forms import DatasetAddForm, TrainingForm
 from ..models import Dataset, DatasetImage, ModelVersion
 from ..presenters import dataset_report, is_being_checked
+from .near_duplicates import NearDuplicatesMixin
 from .polling import poll_answer, poll_view
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(NearDuplicatesMixin, admin.ModelAdmin):
     """Datasets are added here and then only looked at: a worker fills them in, nothing is edited by hand."""
 
     list_display = ["name", "source", "status", "image_total", "classes", "created_by", "created_at"]
@@ -109,6 +110,7 @@ class DatasetAdmin(admin.ModelAdmin):
                 name="trainer_dataset_thumbnail",
             ),
             path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_dataset_updates"),
+            *self.near_duplicate_urls(),
             *super().get_urls(),
         ]
 
@@ -192,6 +194,7 @@ class DatasetAdmin(admin.ModelAdmin):
         return {
             **self._check_context(dataset),
             **dataset_report(dataset),
+            **self.near_duplicate_context(request, dataset),
             "can_recheck": self.has_add_permission(request),
             "can_train": self.has_train_permission(request) and dataset.status == Dataset.Status.READY,
             "train_url": reverse("admin:trainer_dataset_train", args=[dataset.pk]),
