@@ -4,6 +4,7 @@ Each photo gets a fingerprint of three 64-bit perceptual hashes (imagehash): the
 horizontal and vertical difference hashes (dHash), of the photo upright as people see it (EXIF orientation
 applied, trainer/images.py) and of its mirror image. Two photos are near-duplicates when the summed Hamming
 distance of their three hashes, or of one's hashes and the other's mirror hashes, is at most THRESHOLD bits.
+A featureless picture (one colour all over) is nobody's near-duplicate.
 
 Why three hashes and that threshold: bench/bench_near_duplicates.py makes resized, re-compressed, mirrored and
 10%-cropped copies of training photos and counts how many are found, and how many pairs of distinct training
@@ -128,11 +129,20 @@ def near_pairs(
         others = first if within else second
         words, mirror_words = others.words[offset:], others.mirror_words[offset:]
         distances = np.minimum(_distances(block, words), _distances(block, mirror_words))
+        distances[~_has_features(block)] = 255
+        distances[:, ~_has_features(words)] = 255
         if within:
             distances[np.tril_indices(len(block), 0, len(words))] = 255
         i, j = np.nonzero(distances <= threshold)
         pairs += zip((i + start).tolist(), (j + offset).tolist(), distances[i, j].tolist(), strict=True)
     return pairs
+
+
+def _has_features(words: np.ndarray) -> np.ndarray:
+    """Which fingerprints come from a picture with something in it. Both difference hashes are zero only when
+    no pixel of the shrunk picture is brighter than the one beside it: one colour all over (or a plain fade).
+    All such pictures look alike to the hashes, and none is taken for a near-duplicate of anything."""
+    return (words[:, 1] != 0) | (words[:, 2] != 0)
 
 
 def _distances(block: np.ndarray, others: np.ndarray) -> np.ndarray:
