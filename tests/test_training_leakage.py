@@ -1,7 +1,10 @@
 """Train/test leakage: a training leaves out the training photos that are near-duplicates of its test photos,
 however the test photos were chosen (a test folder, a held-out share), and the version records how many."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from trainer.ml.data import DatasetError, make_datasets
@@ -104,3 +107,19 @@ def test_the_version_records_and_shows_how_many_training_photos_were_left_out(ma
     )
     assert 'data-leakage="1"' in html
     assert "1 training photo left out as near-duplicate of test photos" in html
+
+
+@pytest.mark.django_db
+def test_the_train_model_command_says_what_it_left_out_and_records_it(tmp_path):
+    train = write_tree(tmp_path / "train", {**photos("cat", range(4001, 4004)), **photos("dog", range(4001, 4004))})
+    test = write_tree(
+        tmp_path / "test",
+        {"cat/copy.jpg": copy_of(shared_photo("cat", 4001), "half"), **photos("dog", [4004])},
+    )
+    out, err = io.StringIO(), io.StringIO()
+    tiny = ["--arch", "simple_cnn", "--image-size", "32", "--epochs", "1", "--batch-size", "4"]
+    call_command("train_model", str(train), "--test", str(test), *tiny, stdout=out, stderr=err)
+
+    assert "Left out cat/cat.4001.jpg: a near-duplicate of the test photo cat/copy.jpg" in err.getvalue()
+    assert "(5 for training, 1 left out as near-duplicates of test photos" in out.getvalue()
+    assert ModelVersion.objects.get().leakage_dropped == 1
