@@ -171,6 +171,9 @@ def test_the_dataset_page_shows_its_near_duplicates_with_their_photos(admin_clie
 
 def test_the_dataset_page_compares_with_a_chosen_test_dataset(admin_client, pets, make_dataset):
     test = make_dataset("test", archive=zip_bytes({"cat/x.jpg": copy_of(CAT, "half"), "dog/y.jpg": photo(3)}))
+    page = admin_client.get(reverse("admin:trainer_dataset_change", args=[pets.pk]))
+    assert f'href="?near_duplicates_of={test.pk}#near-duplicates"' in page.content.decode()
+
     page = admin_client.get(reverse("admin:trainer_dataset_change", args=[pets.pk]), {"near_duplicates_of": test.pk})
     html = " ".join(page.content.decode().split())
     assert 'data-test-pairs="4"' in html
@@ -181,7 +184,10 @@ def test_a_test_dataset_of_other_classes_is_refused_with_a_message(admin_client,
     other = make_dataset("birds", archive=zip_bytes(class_folders({"owl": 2, "tit": 2})))
     page = admin_client.get(reverse("admin:trainer_dataset_change", args=[pets.pk]), {"near_duplicates_of": other.pk})
     assert page.status_code == 200
-    assert "Choose a ready dataset of the same classes (cat, dog) from the list." in page.content.decode()
+    assert (
+        "no ready dataset of the same classes (cat, dog) with that id: pick one of the links above"
+        in page.content.decode()
+    )
     assert "data-test-pairs" not in page.content.decode()
 
 
