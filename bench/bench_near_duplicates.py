@@ -14,7 +14,7 @@ the false matches: pairs of distinct training photos, among all pairs of the 2,0
 does so for pHash alone (64 bits) and for catdog's fingerprint (pHash + dHash + vertical dHash, 192 bits), and
 prints the pairs of distinct photos that match at THRESHOLD, to look at: a "false" match can be a real copy.
 
-Then it times what the leakage check adds to a training (trainer/ml/data.py `_without_leakage`: fingerprinting
+Then it times what the leakage check adds to a training (trainer/ml/data.py `without_leakage`: fingerprinting
 the 2,000 training and 1,003 test photos and comparing every training photo with every test photo), and says how
 many training photos it leaves out; the test photos are only timed and counted here, nothing is chosen on them.
 """
@@ -118,13 +118,13 @@ def main() -> None:
 
 
 def _time_leakage_check() -> None:
-    from trainer.ml.data import Datasets, _without_leakage, list_class_folder
+    from trainer.ml.data import Datasets, list_class_folder, without_leakage
 
     train_paths, y_train, class_names = list_class_folder(TRAIN)
     test_paths, y_test, _ = list_class_folder(TEST, class_names)
     datasets = Datasets(class_names, train_paths, y_train, test_paths, y_test)
     started, cpu = time.perf_counter(), time.process_time()
-    datasets = _without_leakage(datasets)
+    datasets = without_leakage(datasets)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
         f"\nLeakage check of a training on the {len(train_paths)} training and {len(test_paths)} test photos: "

@@ -220,7 +220,7 @@ def make_datasets(
     paths, labels, class_names, skipped = _read_class_folder(train_dir, image_size, progress=progress)
     if test_dir is not None:
         test_paths, y_test, _, test_skipped = _read_class_folder(test_dir, image_size, class_names, progress)
-        return _without_leakage(Datasets(class_names, paths, labels, test_paths, y_test, skipped + test_skipped))
+        return without_leakage(Datasets(class_names, paths, labels, test_paths, y_test, skipped + test_skipped))
 
     for name, count in zip(class_names, np.bincount(labels), strict=True):
         if count < 2:
@@ -229,12 +229,12 @@ def make_datasets(
                 "testing, or give a separate test folder."
             )
     train, test = stratified_split(labels, test_split, seed)
-    return _without_leakage(
+    return without_leakage(
         Datasets(class_names, [paths[i] for i in train], labels[train], [paths[i] for i in test], labels[test], skipped)
     )
 
 
-def _without_leakage(datasets: Datasets) -> Datasets:
+def without_leakage(datasets: Datasets) -> Datasets:
     """`datasets` without the training photos that are near-duplicates of a test photo: a model that trained
     on a copy of a test photo would be measured on what it learnt by heart (train/test leakage).
 
