@@ -116,6 +116,10 @@ class DatasetImage(models.Model):
     # Perceptual hashes (64-bit DCT hash, hex) of the image and of its mirror image, for near-duplicates.
     phash = models.CharField(max_length=16, blank=True)
     phash_mirror = models.CharField(max_length=16, blank=True)
+    # Its difference hashes (horizontal, then vertical: 2 × 64 bits, hex) and those of its mirror image: with
+    # the DCT hash, the fingerprint that finds cropped copies too (trainer/near_duplicates.py).
+    dhash = models.CharField(max_length=32, blank=True)
+    dhash_mirror = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["label", "id"]

@@ -302,6 +302,8 @@ def _freeze(
             split="test" if image.sha256 in test else "train",
             phash=image.phash,
             phash_mirror=image.phash_mirror,
+            dhash=image.dhash,
+            dhash_mirror=image.dhash_mirror,
         )
         for image in parent_images
     ]

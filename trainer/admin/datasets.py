@@ -23,11 +23,12 @@ from ..files import serve_file
 from ..forms import AutoPromoteForm, DatasetAddForm, TrainingForm
 from ..models import Dataset, DatasetImage, ModelVersion
 from ..presenters import dataset_report, is_being_checked, lineage_report
+from .near_duplicates import NearDuplicatesMixin
 from .polling import poll_answer, poll_view
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(NearDuplicatesMixin, admin.ModelAdmin):
     """Datasets are added here and then only looked at: a worker fills them in, nothing is edited by hand but a
     lineage's automatic promotion, on its root. Dataset versions are made from the review queue, frozen."""
 
@@ -181,6 +182,7 @@ class DatasetAdmin(admin.ModelAdmin):
                 name="trainer_dataset_thumbnail",
             ),
             path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_dataset_updates"),
+            *self.near_duplicate_urls(),
             *super().get_urls(),
         ]
 
@@ -305,6 +307,7 @@ class DatasetAdmin(admin.ModelAdmin):
             **self._check_context(dataset),
             **dataset_report(dataset),
             **lineage,
+            **self.near_duplicate_context(request, dataset),
             "can_recheck": self.has_add_permission(request) and not lineage["is_version"],
             "can_auto_promote": self.has_auto_promote_permission(request) and not lineage["is_version"],
             "auto_promote_form": AutoPromoteForm(initial={"auto_promote": dataset.auto_promote}),

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..images import load_for_model
+from ..near_duplicates import Fingerprints, fingerprint_of_file, near_pairs
 from . import VERDICT_WORDS
 
 logger = logging.getLogger(__name__)
@@ -49,13 +50,23 @@ class SkippedFile:
 
 
 @dataclass
+class LeakedPhoto:
+    """A training photo left out as a near-duplicate of a test photo (trainer/near_duplicates.py)."""
+
+    path: Path
+    test_path: Path
+    distance: int  # bits apart, of the fingerprint's 192
+
+
+@dataclass
 class Datasets:
     class_names: list[str]
-    train_paths: list[Path]  # readable photos only
+    train_paths: list[Path]  # readable photos only, near-duplicates of test photos left out
     y_train: np.ndarray  # (n,) int class indices, in train_paths' order
     test_paths: list[Path]
     y_test: np.ndarray
     skipped: list[SkippedFile] = field(default_factory=list)
+    leaked: list[LeakedPhoto] = field(default_factory=list)
 
 
 # Pillow decodes and resizes without holding the GIL, so threads use every core.
@@ -201,14 +212,15 @@ def make_datasets(
     seed: int = 1337,
     progress: CheckProgress | None = None,
 ) -> Datasets:
-    """Train and test photos: from two folders, or from one split by a seeded, stratified draw.
+    """Train and test photos: from two folders, or from one split by a seeded, stratified draw; the training
+    photos that are near-duplicates of test photos are left out, whichever way the test photos came.
 
     `progress` hears how many photos of each folder have been checked.
     """
     paths, labels, class_names, skipped = _read_class_folder(train_dir, image_size, progress=progress)
     if test_dir is not None:
         test_paths, y_test, _, test_skipped = _read_class_folder(test_dir, image_size, class_names, progress)
-        return Datasets(class_names, paths, labels, test_paths, y_test, skipped + test_skipped)
+        return without_leakage(Datasets(class_names, paths, labels, test_paths, y_test, skipped + test_skipped))
 
     for name, count in zip(class_names, np.bincount(labels), strict=True):
         if count < 2:
@@ -217,6 +229,39 @@ def make_datasets(
                 "testing, or give a separate test folder."
             )
     train, test = stratified_split(labels, test_split, seed)
-    return Datasets(
-        class_names, [paths[i] for i in train], labels[train], [paths[i] for i in test], labels[test], skipped
+    return without_leakage(
+        Datasets(class_names, [paths[i] for i in train], labels[train], [paths[i] for i in test], labels[test], skipped)
     )
+
+
+def without_leakage(datasets: Datasets) -> Datasets:
+    """`datasets` without the training photos that are near-duplicates of a test photo: a model that trained
+    on a copy of a test photo would be measured on what it learnt by heart (train/test leakage).
+
+    Refused when that would leave a class without a training photo.
+    """
+    train_paths, test_paths = datasets.train_paths, datasets.test_paths
+    with ThreadPoolExecutor(_THREADS) as pool:
+        found = list(pool.map(fingerprint_of_file, train_paths + test_paths))
+    closest: dict[int, tuple[int, int]] = {}  # training photo: (distance, test photo)
+    for i, j, distance in near_pairs(
+        Fingerprints.of(found[: len(train_paths)]), Fingerprints.of(found[len(train_paths) :])
+    ):
+        closest[i] = min(closest.get(i, (distance, j)), (distance, j))
+    if not closest:
+        return datasets
+    kept = np.ones(len(train_paths), dtype=bool)
+    kept[list(closest)] = False
+    for index, name in enumerate(datasets.class_names):
+        if not np.any(datasets.y_train[kept] == index):
+            raise DatasetError(
+                f"Every training photo of the class {name!r} is a near-duplicate of a test photo (the same "
+                "picture resized, re-encoded, mirrored or slightly cropped): nothing of it would be left to train "
+                "on. Use a test set of other photos."
+            )
+    datasets.leaked = [
+        LeakedPhoto(train_paths[i], test_paths[j], distance) for i, (distance, j) in sorted(closest.items())
+    ]
+    datasets.train_paths = [path for path, keep in zip(train_paths, kept, strict=True) if keep]
+    datasets.y_train = datasets.y_train[kept]
+    return datasets

@@ -25,6 +25,8 @@ from .weights import IMAGENET, check_weights
 
 logger = logging.getLogger(__name__)
 
+LEAKAGE_LIST_LIMIT = 500  # training photos dropped as near-duplicates of test photos, named in the metrics
+
 
 @dataclass
 class TrainingConfig:
@@ -78,7 +80,7 @@ class TrainingResult:
     class_names: list[str]
     image_size: int
     params: dict  # every setting, defaults resolved, seed included
-    metrics: dict  # accuracy, loss, per_class, confusion_matrix, history, counts
+    metrics: dict  # accuracy, loss, per_class, confusion_matrix, history, counts, leakage_dropped and leakage
     summary: str
     skipped_files: list[SkippedFile]
     test_paths: list[Path]  # the test photos that were measured
@@ -153,6 +155,12 @@ def run_training(
         datasets.class_names[i]: weight for i, weight in class_weights(datasets.y_train, num_classes).items()
     }
     metrics["skipped_files"] = len(datasets.skipped)
+    # Training photos left out as near-duplicates of test photos (train/test leakage), by their class/file names.
+    metrics["leakage_dropped"] = len(datasets.leaked)
+    metrics["leakage"] = [
+        {"photo": _name(leaked.path), "test_photo": _name(leaked.test_path), "distance": leaked.distance}
+        for leaked in datasets.leaked[:LEAKAGE_LIST_LIMIT]
+    ]
     metrics["training_seconds"] = round(time.monotonic() - started, 1)
 
     calibrating = time.monotonic()
@@ -180,6 +188,10 @@ def run_training(
         test_answers=calibrated.answers,
         train_sha256s=[hashlib.sha256(path.read_bytes()).hexdigest() for path in datasets.train_paths],
     )
+
+
+def _name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 def _calibrate(model, datasets: Datasets, config: TrainingConfig, train_features, progress_callback, should_cancel):

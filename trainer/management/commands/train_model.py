@@ -116,9 +116,17 @@ class Command(BaseCommand):
         for skipped in result.skipped_files:
             self.stderr.write(self.style.WARNING(f"Skipped {skipped.path}: {skipped.reason}"))
         metrics = result.metrics
+        for leaked in metrics["leakage"]:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Left out {leaked['photo']}: a near-duplicate of the test photo {leaked['test_photo']} "
+                    f"({leaked['distance']} bits apart)"
+                )
+            )
         self.stdout.write(
             f"Test accuracy {metrics['accuracy']:.4f} on {metrics['num_test']} photos "
-            f"({metrics['num_train']} for training, {metrics['training_seconds']:.0f} s)."
+            f"({metrics['num_train']} for training, {metrics['leakage_dropped']} left out as near-duplicates of test "
+            f"photos, {metrics['training_seconds']:.0f} s)."
         )
         for class_name, scores in metrics["per_class"].items():
             self.stdout.write(
