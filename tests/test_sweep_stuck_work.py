@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from catdog_site.celery import app as celery_app
 from trainer.datasets import INGEST_TIME_LIMIT_SECONDS
-from trainer.models import Dataset, ModelVersion
+from trainer.models import Dataset, Measurement, ModelVersion
 from trainer.tasks import sweep_stuck_work
 
 from .dataset_helpers import class_folders, media_files, zip_bytes
-from .training_helpers import request_tiny_training
+from .training_helpers import request_tiny_training, saved_version
 
 pytest_plugins = ["tests.dataset_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_the_sweep_fails_a_training_whose_worker_went_silent_and_leaves_a_beatin
         make_dataset("more", archive=zip_bytes(class_folders({"cat": 1, "dog": 1}, start=9))), timedelta()
     )
 
-    assert sweep_stuck_work.delay().get() == {"trainings": 1, "datasets": 0}
+    assert sweep_stuck_work.delay().get() == {"trainings": 1, "datasets": 0, "measurements": 0}
 
     silent.refresh_from_db()
     beating.refresh_from_db()
@@ -68,7 +68,7 @@ def test_the_sweep_fails_a_dataset_check_no_worker_is_on_and_leaves_a_recent_one
     _being_checked(recent, timedelta(minutes=20))
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert sweep_stuck_work.delay().get() == {"trainings": 0, "datasets": 1}
+        assert sweep_stuck_work.delay().get() == {"trainings": 0, "datasets": 1, "measurements": 0}
 
     stuck.refresh_from_db()
     recent.refresh_from_db()
@@ -109,3 +109,18 @@ def test_the_admin_pages_write_nothing_on_get(admin_client, dataset):
     version.refresh_from_db()
     dataset.refresh_from_db()
     assert (version.status, dataset.status) == (ModelVersion.Status.RUNNING, Dataset.Status.PROCESSING)
+
+
+def test_the_sweep_fails_a_measurement_whose_worker_died_and_leaves_a_running_one():
+    """A measurement's task has a hard time limit: one still running past it has lost its worker."""
+    version = saved_version()
+    limit = timedelta(seconds=django_settings.CATDOG_TRAINING_TIME_LIMIT + 120)
+    dead = Measurement.objects.create(version=version, status="running", started_at=timezone.now() - limit * 2)
+    alive = Measurement.objects.create(version=version, status="running", started_at=timezone.now() - limit / 2)
+
+    assert sweep_stuck_work.delay().get() == {"trainings": 0, "datasets": 0, "measurements": 1}
+
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert (dead.status, alive.status) == (Measurement.Status.FAILED, Measurement.Status.RUNNING)
+    assert dead.error.startswith("The measurement stopped without a result: no worker has been on it for over")

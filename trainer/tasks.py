@@ -28,6 +28,7 @@ from .actions import (
     do_fail_measurement,
     do_fail_stale_trainings,
     do_fail_stuck_datasets,
+    do_fail_stuck_measurements,
     do_fail_trainings_of_worker,
     do_finish_ingestion,
     do_finish_measurement,
@@ -266,9 +267,13 @@ def _measure(measurement):
 
 @shared_task
 def sweep_stuck_work() -> dict[str, int]:
-    """Run by beat every CATDOG_SWEEP_SECONDS: no training or dataset check stays "running" for ever
-    after its worker went away. The pages only read what it leaves."""
-    return {"trainings": do_fail_stale_trainings(), "datasets": do_fail_stuck_datasets()}
+    """Run by beat every CATDOG_SWEEP_SECONDS: no training, dataset check or measurement stays "running" for
+    ever after its worker went away. The pages only read what it leaves."""
+    return {
+        "trainings": do_fail_stale_trainings(),
+        "datasets": do_fail_stuck_datasets(),
+        "measurements": do_fail_stuck_measurements(),
+    }
 
 
 @task_failure.connect

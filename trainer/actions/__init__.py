@@ -26,6 +26,7 @@ from .promotion import (
     do_claim_measurement,
     do_consider_promotion,
     do_fail_measurement,
+    do_fail_stuck_measurements,
     do_finish_measurement,
     do_request_measurements,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "do_claim_measurement",
     "do_consider_promotion",
     "do_fail_measurement",
+    "do_fail_stuck_measurements",
     "do_finish_measurement",
     "do_request_measurements",
     "NewImage",

@@ -8,7 +8,9 @@ both are measured (a Measurement each, run by the training worker: trainer/tasks
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
@@ -281,3 +283,17 @@ def do_fail_measurement(measurement_id: int, error: str, *, started_at=None) -> 
     if started_at is not None:
         failing = failing.filter(started_at=started_at)
     return bool(failing.update(status=Measurement.Status.FAILED, error=error, finished_at=timezone.now()))
+
+
+def do_fail_stuck_measurements() -> int:
+    """Fail every measurement still running past its task's hard time limit: its worker died (out of memory, say)
+    and no delivery is coming back to it. Returns how many; the measurement can be asked for again."""
+    limit = settings.CATDOG_TRAINING_TIME_LIMIT + 120  # measure_model_version's hard time limit
+    error = (
+        f"The measurement stopped without a result: no worker has been on it for over {limit // 60 + 1} minutes "
+        "(its worker stopped). Measure again."
+    )
+    stuck = Measurement.objects.filter(
+        status=Measurement.Status.RUNNING, started_at__lt=timezone.now() - timedelta(seconds=limit + 60)
+    )
+    return stuck.update(status=Measurement.Status.FAILED, error=error, finished_at=timezone.now())
