@@ -46,6 +46,7 @@ def do_register_model_version(
         params=params,
         metrics=metrics,
         test_accuracy=metrics.get("accuracy"),
+        leakage_dropped=metrics.get("leakage_dropped"),
         summary=summary,
         dataset=dataset,
         dataset_sha256=dataset.content_sha256 if dataset else "",
