@@ -70,6 +70,8 @@ def test_a_measurement_stores_the_answers_under_the_test_sets_hash_and_leaves_th
     assert set(measured.values_list("sha256", flat=True)) == set(
         datasets["fresh"].images.values_list("sha256", flat=True)
     )
+    added_as = dict(datasets["fresh"].images.values_list("sha256", "origin"))  # "cat/3.png": named as added
+    assert all(row.name == added_as[row.sha256].split("/")[-1] for row in measured)
     right = sum(row.true_label == row.predicted_label for row in measured)
     assert measurement.accuracy == right / 6
     # The error analysis reads the 8 own test photos only, as before the measurement.

@@ -47,6 +47,9 @@ def test_every_test_photo_is_recorded_with_its_answer_and_heatmap(trained):
     assert len(rows) == trained.metrics["num_test"]
     kept = set(DatasetImage.objects.filter(dataset=trained.dataset).values_list("sha256", flat=True))
     assert {row.sha256 for row in rows} <= kept  # found again among the dataset's photos
+    # Named as they came into the dataset ("cat/3.png" in the archive), not by the copy's content hash.
+    added_as = dict(DatasetImage.objects.filter(dataset=trained.dataset).values_list("sha256", "origin"))
+    assert all(row.name == added_as[row.sha256].split("/")[-1] for row in rows)
     confusion = trained.metrics["confusion_matrix"]
     names = trained.class_names
     for i, true in enumerate(names):

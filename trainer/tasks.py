@@ -8,9 +8,10 @@ it up, and every other task here, the trainings, to "training". The training wor
 and "datasets", the prediction worker neither, so that a long training never holds up a prediction.
 """
 
+import dataclasses
 import logging
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
@@ -202,6 +203,7 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
         where = heartbeat.progress.get("epoch")
         at = f" after epoch {where} of {heartbeat.progress['epochs']}" if where else ""
         raise _Cancelled(f"Cancelled by an administrator{at}.") from None
+    result.test_answers = _named_as_added(result.test_answers, version.test_dataset, version.dataset)
     return result, folder_images_sha256(result.test_paths)
 
 
@@ -255,7 +257,7 @@ def _measure(measurement):
                 folder / "calibration.npz",
                 version.calibration_sha256,
             )
-        return answer_saved(
+        answers = answer_saved(
             model_path,
             list(version.class_names),
             paths,
@@ -263,6 +265,21 @@ def _measure(measurement):
             calibration_path=calibration_path,
             operating_point=version.operating_point,
         )
+    return _named_as_added(answers, dataset)
+
+
+def _named_as_added(answers: list, *datasets) -> list:
+    """The answers with each photo's name as it came into its dataset ("cat.4101.jpg"), not the content-hash
+    name a materialized copy has, so that the pages name the photos people know."""
+    names = {}
+    for dataset in datasets:
+        if dataset is not None:
+            names.update(dataset.images.values_list("sha256", "origin").order_by())
+    named = []
+    for answer in answers:
+        origin = names.get(answer.sha256)
+        named.append(dataclasses.replace(answer, name=PurePosixPath(origin).name) if origin else answer)
+    return named
 
 
 @shared_task
