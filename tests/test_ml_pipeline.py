@@ -206,7 +206,9 @@ def test_augmented_features_differ_from_the_photos_and_from_each_other():
     batches = [pixels[:2], pixels[2:4], pixels[4:]]
     plain = extract_features(model, batches, augment=False)
     assert plain.shape == (5, 1280)
-    np.testing.assert_allclose(extract_features(model, [pixels], augment=False), plain, atol=1e-6)
+    # One batch of 5 or batches of 2, 2 and 1: the same features but for float32 rounding, which depends on the
+    # batch size in TensorFlow's CPU kernels (up to 2e-5 seen here).
+    np.testing.assert_allclose(extract_features(model, [pixels], augment=False), plain, rtol=1e-4, atol=1e-4)
     first, second = (extract_features(model, batches, augment=True) for _ in range(2))
     assert not np.allclose(first, plain) and not np.allclose(first, second)
 
