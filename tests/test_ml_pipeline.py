@@ -198,8 +198,8 @@ def test_augmentation_runs_in_training_only():
 
 
 def test_augmented_features_differ_from_the_photos_and_from_each_other():
+    from trainer.ml.inputs import extract_features
     from trainer.ml.model import make_model
-    from trainer.ml.train import extract_features
 
     model = make_model("mobilenet_v2", (32, 32, 3), 2, augmentation="light", weights=mobilenet_weights())
     pixels = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
@@ -219,7 +219,8 @@ def test_augmented_features_differ_from_the_photos_and_from_each_other():
 def test_run_training_saves_a_simple_cnn_with_its_metrics(folder, tmp_path):
     import keras
 
-    from trainer.ml.train import EpochProgress, TrainingConfig, run_training
+    from trainer.ml.progress import EpochProgress
+    from trainer.ml.train import TrainingConfig, run_training
 
     seen = []
     config = TrainingConfig(
@@ -309,7 +310,8 @@ def test_unset_settings_take_the_architecture_defaults_and_given_ones_stay(tmp_p
 
 
 def test_training_stops_when_cancelled_and_saves_nothing(folder, tmp_path):
-    from trainer.ml.train import TrainingCancelled, TrainingConfig, run_training
+    from trainer.ml.progress import TrainingCancelled
+    from trainer.ml.train import TrainingConfig, run_training
 
     calls = []
 
@@ -329,7 +331,8 @@ def test_training_stops_when_cancelled_and_saves_nothing(folder, tmp_path):
 def test_a_mobilenet_v2_calibration_reads_only_the_test_photos_again(tmp_path):
     """The frozen encoder's features of the training photos, computed for the head, are the served model's:
     the calibration fits on them instead of reading every training photo a second time."""
-    from trainer.ml.train import StepProgress, TrainingConfig, run_training
+    from trainer.ml.progress import StepProgress
+    from trainer.ml.train import TrainingConfig, run_training
 
     train = make_image_folder(tmp_path / "train", per_class=12)
     test = make_image_folder(tmp_path / "test", per_class=3, seed=1)

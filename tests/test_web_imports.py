@@ -10,7 +10,13 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Imported only by the workers, which run TensorFlow by design: the training pipeline, and the served model
 # (the prediction worker imports it inside classifier.inference's model loading).
-TRAINING_ONLY = ["trainer.ml.model", "trainer.ml.train", "trainer.ml.calibrate", "trainer.ml.serving"]
+TRAINING_ONLY = [
+    "trainer.ml.model",
+    "trainer.ml.train",
+    "trainer.ml.inputs",
+    "trainer.ml.calibrate",
+    "trainer.ml.serving",
+]
 
 _IMPORT_WHAT_THE_WEB_CAN_LOAD = """
 import importlib, json, pkgutil, sys

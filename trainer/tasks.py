@@ -154,7 +154,8 @@ class _Cancelled(Exception):
 def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
     """Copy the dataset(s) out of storage, train with the version's settings; the result and the hash of
     the photos it was measured on."""
-    from .ml.train import EpochProgress, TrainingCancelled, TrainingConfig, run_training  # TensorFlow: worker only
+    from .ml.progress import EpochProgress, TrainingCancelled
+    from .ml.train import TrainingConfig, run_training  # TensorFlow: worker only
 
     if version.dataset is None:
         raise DatasetError("The training dataset was deleted.")

@@ -8,19 +8,19 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_TEST_SPLIT, MOBILENET_V2
 from .calibrate import Photos, calibrate
-from .data import Datasets, SkippedFile, class_weights, image_batches, load_images, make_datasets, readable_images
+from .data import Datasets, SkippedFile, class_weights, make_datasets, readable_images
 from .evaluate import TestAnswer, evaluate
+from .inputs import PhotoStream, features_for_head
 from .model import make_model, summary_text
+from .progress import CancelCheck, EpochProgress, ProgressCallback, StepProgress, TrainingCancelled
 from .weights import IMAGENET, check_weights
 
 logger = logging.getLogger(__name__)
@@ -54,26 +54,6 @@ class TrainingConfig:
 
 
 @dataclass
-class EpochProgress:
-    epoch: int  # 1-based
-    epochs: int
-    loss: float
-    accuracy: float
-    test_loss: float | None
-    test_accuracy: float | None
-
-
-@dataclass
-class StepProgress:
-    """Progress through a phase that is not an epoch: "loading" (checking that every photo decodes,
-    `done` of `total` photos), or computing the frozen encoder's "features" (mobilenet_v2, batches)."""
-
-    phase: str
-    done: int
-    total: int
-
-
-@dataclass
 class TrainingResult:
     model_path: Path
     architecture: str
@@ -88,14 +68,6 @@ class TrainingResult:
     calibration_report: dict  # what it does on the test (and outlier) photos, or {"error": why there is none}
     test_answers: list[TestAnswer]  # every test photo's answer, verdict and heatmap
     train_sha256s: list[str]  # the SHA-256 of every photo it was trained on (trainer.TrainedPhoto)
-
-
-class TrainingCancelled(Exception):
-    """`should_cancel` said stop; nothing was saved."""
-
-
-ProgressCallback = Callable[[EpochProgress | StepProgress], None]
-CancelCheck = Callable[[], bool]
 
 
 def with_defaults(config: TrainingConfig) -> TrainingConfig:
@@ -246,11 +218,17 @@ def train(
     The test photos give the per-epoch test curves, nothing more: no choice (epoch, weights) is made
     on them, so the final test accuracy stays an honest measure.
     """
-    reporter = _EpochReporter(config.epochs, progress_callback, should_cancel)
+    reporter = EpochReporter(config.epochs, progress_callback, should_cancel)
     weights = class_weights(datasets.y_train, len(datasets.class_names))
     if config.architecture == MOBILENET_V2:
-        fit_model, x_train, y_train, x_test = _features_for_head(
-            model, datasets, config, progress_callback, should_cancel
+        fit_model, x_train, y_train, x_test = features_for_head(
+            model,
+            datasets,
+            image_size=config.image_size,
+            batch_size=config.batch_size,
+            copies=config.augment_copies,
+            progress_callback=progress_callback,
+            should_cancel=should_cancel,
         )
         train_features = x_train[: len(datasets.train_paths)]  # the photos themselves come first
         train_data = {"x": x_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
@@ -259,8 +237,8 @@ def train(
         # Photos stream from disk, decoded a batch at a time, in a new seeded order every epoch.
         fit_model, train_features = model, None  # its encoder learns: its features change with every epoch
         size, batch_size = config.image_size, config.batch_size
-        train_data = {"x": _Photos(datasets.train_paths, datasets.y_train, size, batch_size, seed=config.seed)}
-        test_data = _Photos(datasets.test_paths, datasets.y_test, size, batch_size)
+        train_data = {"x": PhotoStream(datasets.train_paths, datasets.y_train, size, batch_size, seed=config.seed)}
+        test_data = PhotoStream(datasets.test_paths, datasets.y_test, size, batch_size)
         test_inputs = {"x": test_data}
 
     # Cosine decay to zero: the weights settle by the last epoch. At a constant rate they were still
@@ -286,92 +264,7 @@ def train(
     return history, fit_model.predict(**test_inputs, verbose=0), train_features
 
 
-def _features_for_head(
-    model,
-    datasets: Datasets,
-    config: TrainingConfig,
-    progress_callback: ProgressCallback | None,
-    should_cancel: CancelCheck | None,
-):
-    """The head alone, with the frozen encoder's features of the training and test photos.
-
-    On two CPU cores the encoder is nearly all the cost of an epoch; computing its features once,
-    augmented copies included, makes each epoch a fraction of a second. Only the features (1,280
-    numbers a photo) are kept; the photos are decoded from disk batch by batch.
-    """
-    copies = config.augment_copies  # 0 without augmentation, see with_defaults
-    batches = -(-len(datasets.train_paths) // config.batch_size) * (1 + copies)
-    batches += -(-len(datasets.test_paths) // config.batch_size)
-    done = 0
-
-    def after_batch() -> bool:
-        nonlocal done
-        done += 1
-        if progress_callback is not None:
-            progress_callback(StepProgress("features", done, batches))
-        return should_cancel is not None and should_cancel()
-
-    def features_of(paths, augment):
-        photos = image_batches(paths, config.image_size, config.batch_size)
-        return extract_features(model, photos, augment, after_batch)
-
-    train_parts = [features_of(datasets.train_paths, False)]
-    for _ in range(copies):
-        train_parts.append(features_of(datasets.train_paths, True))
-    x_test = features_of(datasets.test_paths, False)
-    y_train = np.concatenate([datasets.y_train] * (1 + copies))
-    return model.get_layer("head"), np.concatenate(train_parts), y_train, x_test
-
-
-def extract_features(
-    model: keras.Model, batches: Iterable[np.ndarray], augment: bool, should_cancel: CancelCheck | None = None
-) -> np.ndarray:
-    """The encoder's output for batches of uint8 photos, after the model's rescaling and, if `augment`,
-    augmentation; `should_cancel` is asked after every batch."""
-    rescaling, encoder = model.get_layer("rescaling"), model.get_layer("encoder")
-    augmentation = model.get_layer("augmentation") if augment else None
-
-    # One traced graph for every batch size: the last batch is usually smaller.
-    @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.uint8)])
-    def features(pixels):
-        x = rescaling(tf.cast(pixels, tf.float32))
-        if augmentation is not None:
-            x = augmentation(x, training=True)
-        return encoder(x, training=False)
-
-    parts = []
-    for batch in batches:
-        parts.append(features(batch).numpy())
-        if should_cancel is not None and should_cancel():
-            raise TrainingCancelled
-    return np.concatenate(parts)
-
-
-class _Photos(keras.utils.PyDataset):
-    """Labelled photos decoded from disk a batch at a time, by the same function serving uses; with a
-    `seed`, in a new seeded order every epoch (training), else in their order (testing)."""
-
-    def __init__(self, paths: list[Path], labels: np.ndarray, image_size: int, batch_size: int, seed=None):
-        super().__init__()
-        self.paths, self.labels = paths, labels
-        self.image_size, self.batch_size = image_size, batch_size
-        self.order = np.arange(len(paths))
-        self.rng = None if seed is None else np.random.default_rng(seed)
-        self.on_epoch_end()
-
-    def __len__(self) -> int:
-        return -(-len(self.paths) // self.batch_size)
-
-    def __getitem__(self, index: int):
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return load_images([self.paths[i] for i in chosen], self.image_size), self.labels[chosen]
-
-    def on_epoch_end(self) -> None:
-        if self.rng is not None:
-            self.rng.shuffle(self.order)
-
-
-class _EpochReporter(keras.callbacks.Callback):
+class EpochReporter(keras.callbacks.Callback):
     def __init__(self, epochs: int, progress_callback: ProgressCallback | None, should_cancel: CancelCheck | None):
         super().__init__()
         self.epochs = epochs
