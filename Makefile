@@ -8,16 +8,17 @@ PORT ?= 8000
 export CATDOG_VAR_DIR ?= $(CURDIR)/var
 SUPERVISOR := CATDOG_HOST=$(HOST) CATDOG_PORT=$(PORT) CATDOG_USER=$$(id -un)
 
-.PHONY: run status ctl logs test setup-web setup-worker setup-dev lint bench clean
+.PHONY: run status ctl logs test setup-web setup-predict setup-worker setup-dev lint bench clean
 
 # One stamp per requirements file: a web host installs web.txt only; workers add TensorFlow.
-$(VENV)/.installed-%: requirements/%.txt requirements/web.txt
+$(VENV)/.installed-%: requirements/%.txt requirements/web.txt requirements/predict.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r $<
 	touch $@
 
 setup-web: $(VENV)/.installed-web
+setup-predict: $(VENV)/.installed-predict
 setup-worker: $(VENV)/.installed-worker
 setup-dev: $(VENV)/.installed-dev
 $(VENV)/.installed-dev: requirements/worker.txt

@@ -276,6 +276,50 @@ class ModelVersion(models.Model):
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
+class ModelExport(models.Model):
+    """A file made from a version's `.keras` at training time (trainer/ml/export.py), checked against Keras.
+
+    The serving kinds are what prediction workers load, through one engine each (trainer/engines/): pixels
+    (n, size, size, 3) uint8 in, "probabilities", "features" and "feature_maps" out, and the head's weights
+    for the heatmap. The download kinds are for users: an RGB uint8 image of any size in, probabilities out.
+    `max_difference` is the largest difference from Keras's probabilities over `photos_checked` of the
+    version's test photos; an export whose top answer differs on any of them, or whose probabilities differ
+    by more than trainer.ml.export.TOLERANCE, is FAILED and says why in `error`.
+    """
+
+    class Kind(models.TextChoices):
+        SERVING_TFLITE = "serving_tflite", "LiteRT model (serving)"
+        SERVING_ONNX = "serving_onnx", "ONNX model (serving)"
+        SERVING_HEAD = "serving_head", "Head weights (serving heatmaps)"
+        KERAS = "keras", "Keras (.keras)"
+        SAVEDMODEL = "savedmodel", "TensorFlow SavedModel (.zip)"
+        TFLITE = "tflite", "TFLite (.tflite)"
+        ONNX = "onnx", "ONNX (.onnx)"
+
+    class Status(models.TextChoices):
+        VERIFIED = "verified", "Verified"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="exports")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    file = models.FileField(upload_to=_model_upload_to, blank=True, max_length=300)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    photos_checked = models.PositiveIntegerField(null=True, blank=True)
+    max_difference = models.FloatField(null=True, blank=True)
+    top1_disagreements = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version", "kind"]
+        constraints = [models.UniqueConstraint(fields=["version", "kind"], name="trainer_model_export_unique")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.version}"
+
+
 class TrainedPhoto(models.Model):
     """One photo a version was trained on, by content: whether a test set is new to a version is a query."""
 
