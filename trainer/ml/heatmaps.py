@@ -55,3 +55,20 @@ def _score_gradient(features: np.ndarray, head: list[DenseLayer], target: int) -
 def to_bytes(heatmap: np.ndarray) -> list[list[int]]:
     """A 0..1 map as rows of 0..255 integers, for storing beside a test photo's answer."""
     return np.rint(np.clip(heatmap, 0.0, 1.0) * 255).astype(int).tolist()
+
+
+def save_head(head: list[DenseLayer], path) -> None:
+    """The head's dense layers as a NumPy archive: the file prediction workers read beside an engine's model."""
+    arrays = {f"kernel_{i}": layer.kernel for i, layer in enumerate(head)}
+    arrays |= {f"bias_{i}": layer.bias for i, layer in enumerate(head)}
+    np.savez(path, activations=np.array([layer.activation for layer in head]), **arrays)
+
+
+def load_head(path) -> list[DenseLayer]:
+    """The dense layers `save_head` wrote."""
+    with np.load(path, allow_pickle=False) as archive:
+        activations = [str(name) for name in archive["activations"]]
+        return [
+            DenseLayer(archive[f"kernel_{i}"], archive[f"bias_{i}"], activation)
+            for i, activation in enumerate(activations)
+        ]
