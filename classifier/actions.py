@@ -16,7 +16,7 @@ from trainer.ml import OTHER
 from trainer.models import Dataset
 
 from .answers import none_of
-from .models import STALE_AFTER, Feedback, Prediction, Review
+from .models import CLAIM_LEASE, STALE_AFTER, Feedback, Prediction, Review
 from .validation import CheckedImage
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ def do_retry_prediction(prediction: Prediction) -> bool:
             finished_at=None,
             queued_at=timezone.now(),
             attempts=0,
+            claimed_by=None,
+            claimed_at=None,
         )
         if updated:
             transaction.on_commit(lambda: _enqueue(prediction.pk))
@@ -273,6 +275,48 @@ def do_count_delivery(prediction_id: int) -> None:
 def do_uncount_delivery(prediction_id: int) -> None:
     """A retry the task chose is not a delivery lost to a dying worker."""
     Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") - 1)
+
+
+def _claimable(prediction_id: int):
+    """The pending predictions the task of `prediction_id` may take: free, its own, or held past the lease."""
+    free = Q(claimed_by__isnull=True) | Q(claimed_by=prediction_id) | Q(claimed_at__lt=timezone.now() - CLAIM_LEASE)
+    return Prediction.objects.filter(free, status=Prediction.Status.PENDING)
+
+
+def do_claim_prediction(prediction_id: int) -> bool:
+    """Take the task's own prediction; False when another task took it into its batch meanwhile.
+
+    One conditional UPDATE: of two tasks after the same row, the database lets one through.
+    """
+    return bool(
+        _claimable(prediction_id).filter(pk=prediction_id).update(claimed_by=prediction_id, claimed_at=timezone.now())
+    )
+
+
+def do_claim_waiting(prediction_id: int, limit: int) -> list[int]:
+    """Take up to `limit` other waiting predictions, oldest first, into the batch of `prediction_id`'s task; the
+    ids taken. Only those never delivered before: one whose earlier delivery died with its worker (a photo that
+    may kill it again) goes alone, by its own task. Each is counted as delivered, as its own task would count it.
+    """
+    claimed_at = timezone.now()
+    waiting = _claimable(prediction_id).filter(attempts=0).exclude(pk=prediction_id)
+    ids = list(waiting.order_by("created_at", "pk").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    waiting.filter(pk__in=ids).update(claimed_by=prediction_id, claimed_at=claimed_at, attempts=F("attempts") + 1)
+    taken = Prediction.objects.filter(pk__in=ids, claimed_by=prediction_id, claimed_at=claimed_at)
+    return sorted(taken.values_list("pk", flat=True), key=ids.index)
+
+
+def do_release_predictions(prediction_ids: list[int], *, lost: bool = False) -> None:
+    """Give back predictions a task took but will not answer, and send each its own message again: the one it
+    had may have been spent while the prediction was taken. Unless `lost` (taken by a delivery that died with
+    its worker), taking them does not count as a delivery."""
+    released = Prediction.objects.filter(pk__in=prediction_ids, status=Prediction.Status.PENDING)
+    for prediction_id in released.values_list("pk", flat=True):
+        attempts = F("attempts") if lost else F("attempts") - 1
+        Prediction.objects.filter(pk=prediction_id).update(claimed_by=None, claimed_at=None, attempts=attempts)
+        _enqueue(prediction_id)
 
 
 def do_finish_prediction(prediction_id: int, version, result) -> bool:

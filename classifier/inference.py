@@ -1,8 +1,10 @@
-"""Classifying photos with a trained model version, in the prediction worker.
+"""Classifying photos with a trained model version, in the prediction worker, without TensorFlow.
 
-TensorFlow is imported by the first classification, never at import time: the web process imports
-this module (through classifier.tasks) and must stay free of it. Each worker process loads a model
-version once, freezes it into a single graph, warms it up and then reuses it for every photo.
+A version is served from the files exported from its `.keras` when it was trained (trainer/ml/export.py,
+one trainer.models.ModelExport row each, verified against Keras on its test photos): the served model, run
+by the engine settings.CATDOG_ENGINE names (trainer/engines/), and its head's weights for the heatmaps. Each
+worker process loads a version once, warms it up and then reuses it for every photo. The runtime is
+imported by the first classification, never at import time: the web process imports this module too.
 """
 
 import logging
@@ -22,11 +24,12 @@ from django.db import connection
 from trainer.files import ChecksumMismatch, copy_verified
 from trainer.images import load_for_model
 from trainer.ml import DEFAULT_OPERATING_POINT
-from trainer.ml.heatmaps import class_activation_maps
+from trainer.ml.heatmaps import DenseLayer, class_activation_maps, load_head
 
 if TYPE_CHECKING:
+    from trainer.engines import Engine
     from trainer.ml.verdicts import Calibration
-    from trainer.models import ModelVersion
+    from trainer.models import ModelExport, ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +38,9 @@ logger = logging.getLogger(__name__)
 MAX_LOADED_VERSIONS = 2
 BATCH_SIZE = 32
 
-# Keyed by version id and file hash: a test database can give a new version an old version's id.
-_loaded: "OrderedDict[tuple[int, str, str], LoadedModel]" = OrderedDict()
+# Keyed by version id, file hashes and engine: a test database can give a new version an old version's id.
+_loaded: "OrderedDict[tuple[int, str, str, str], LoadedModel]" = OrderedDict()
 _lock = threading.Lock()
-_tensorflow = None
 
 
 @dataclass
@@ -92,50 +94,41 @@ def classify(version: "ModelVersion", source: str | Path | BinaryIO) -> Classifi
 
 
 class LoadedModel:
-    """A `.keras` classifier ready to answer: its served model (trainer/ml/serving.py) frozen into one graph
-    and warmed up, its head's weights for the heatmaps, and its calibration, if it has one."""
+    """A version ready to answer: its served model loaded in an engine and warmed up, its head's weights for
+    the heatmaps, and its calibration, if it has one."""
 
-    def __init__(self, path: Path, class_names: list[str], image_size: int, calibration: "Calibration | None" = None):
-        tf = _import_tensorflow()
-        import keras
-        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-        from trainer.ml.serving import head_layers, serving_model
-
-        model = keras.saving.load_model(path, compile=False)
-        expected_input = (None, image_size, image_size, 3)
-        if tuple(model.input_shape) != expected_input or model.output_shape[-1] != len(class_names):
-            raise ModelFileError(
-                f"{path} takes {model.input_shape} and gives {model.output_shape[-1]} classes; the version "
-                f"expects {expected_input} and {len(class_names)} classes."
-            )
+    def __init__(
+        self,
+        engine: "Engine",
+        head: list[DenseLayer],
+        class_names: list[str],
+        image_size: int,
+        calibration: "Calibration | None" = None,
+    ):
+        self.engine = engine
+        self.head = head
         self.class_names = list(class_names)
         self.image_size = image_size
         self.calibration = calibration
-        self.head = head_layers(model)
-        served = serving_model(model)
-
-        # A fixed signature traces once for every batch size. Freezing the weights into constants
-        # lets TensorFlow fold each BatchNormalization into its convolution: MobileNetV2 at 224x224
-        # takes 16 ms instead of 18.5 on two cores, which keeps a photo within 20 ms decoding
-        # included, for about 110 MB more memory. TensorFlow has no public name for the freezing
-        # function: requirements/worker.txt pins the version this was checked with.
-        @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.uint8)])
-        def predict(pixels):
-            outputs = served(tf.cast(pixels, tf.float32), training=False)
-            return [outputs[name] for name in ("probabilities", "features", "feature_maps")]
-
-        self._predict = convert_variables_to_constants_v2(predict.get_concrete_function())
-        self._to_tensor = tf.convert_to_tensor  # the frozen function takes tensors, not arrays
-        self.run(np.zeros((1, image_size, image_size, 3), dtype=np.uint8))  # the first call is slow
+        # The first call is slow (the engine plans its work); it also shows a file that does not fit its version.
+        probabilities = self.run(np.zeros((1, image_size, image_size, 3), dtype=np.uint8)).probabilities
+        if probabilities.shape != (1, len(class_names)) or head[-1].kernel.shape[1] != len(class_names):
+            raise ModelFileError(
+                f"{engine.path} gives {probabilities.shape[-1]} classes and its head "
+                f"{head[-1].kernel.shape[1]}; the version expects {len(class_names)} classes."
+            )
 
     def run(self, pixels: np.ndarray) -> Outputs:
-        """The one engine call: probabilities, pooled features and feature maps of a batch of pixels."""
-        probabilities, features, feature_maps = self._predict(self._to_tensor(pixels))
-        return Outputs(probabilities.numpy(), features.numpy(), feature_maps.numpy())
+        """The one engine call: probabilities, pooled features and feature maps of a batch of uint8 pixels."""
+        outputs = self.engine.run(pixels)
+        return Outputs(outputs["probabilities"], outputs["features"], outputs["feature_maps"])
 
-    def _decode(self, source) -> np.ndarray:
-        return load_for_model(source, (self.image_size, self.image_size))
+    def decode(self, source) -> "Decoded":
+        """A photo as the model's input, and what decoding it took; raises what trainer/images.py raises for a
+        file that is not a photo it can read (PIL.UnidentifiedImageError, OSError…)."""
+        started = time.perf_counter()
+        pixels = load_for_model(source, (self.image_size, self.image_size))
+        return Decoded(pixels, (time.perf_counter() - started) * 1000)
 
     def _answers(self, outputs: Outputs, operating_point: str) -> list[tuple[int, str, np.ndarray]]:
         """Each photo's top class, verdict and heatmap."""
@@ -159,34 +152,38 @@ class LoadedModel:
         )
 
     def classify(self, source, operating_point: str = DEFAULT_OPERATING_POINT) -> Classification:
-        started = time.perf_counter()
-        outputs = self.run(self._decode(source)[np.newaxis])
-        (answer,) = self._answers(outputs, operating_point)
-        return self._classification(outputs.probabilities[0], answer, (time.perf_counter() - started) * 1000)
+        (result,) = self.answer([self.decode(source)], operating_point)
+        return result
 
     def classify_batch(self, sources: Iterable, operating_point: str = DEFAULT_OPERATING_POINT) -> list[Classification]:
         """Many photos at a time, for throughput; each `inference_ms` is its decoding plus its share of the rest."""
-        sources = list(sources)
+        return self.answer([self.decode(source) for source in sources], operating_point)
+
+    def answer(self, photos: list["Decoded"], operating_point: str = DEFAULT_OPERATING_POINT) -> list[Classification]:
+        """The answers to decoded photos, BATCH_SIZE of them to an engine call; each `inference_ms` is the
+        photo's decoding plus its share of the rest."""
         results = []
-        for start in range(0, len(sources), BATCH_SIZE):
-            decode_ms, pixels = [], []
-            for source in sources[start : start + BATCH_SIZE]:
-                started = time.perf_counter()
-                pixels.append(self._decode(source))
-                decode_ms.append((time.perf_counter() - started) * 1000)
+        for start in range(0, len(photos), BATCH_SIZE):
+            batch = photos[start : start + BATCH_SIZE]
             started = time.perf_counter()
-            outputs = self.run(np.stack(pixels))
+            outputs = self.run(np.stack([photo.pixels for photo in batch]))
             answers = self._answers(outputs, operating_point)
-            shared_ms = (time.perf_counter() - started) * 1000 / len(pixels)
+            shared_ms = (time.perf_counter() - started) * 1000 / len(batch)
             results += [
-                self._classification(p, answer, ms + shared_ms)
-                for p, answer, ms in zip(outputs.probabilities, answers, decode_ms, strict=True)
+                self._classification(p, answer, photo.decode_ms + shared_ms)
+                for p, answer, photo in zip(outputs.probabilities, answers, batch, strict=True)
             ]
         return results
 
 
+@dataclass
+class Decoded:
+    pixels: np.ndarray  # (size, size, 3) uint8
+    decode_ms: float
+
+
 def _model_for(version: "ModelVersion") -> LoadedModel:
-    key = (version.pk, version.file_sha256, version.calibration_sha256)
+    key = (version.pk, version.file_sha256, version.calibration_sha256, settings.CATDOG_ENGINE)
     with _lock:
         model = _loaded.get(key)
         if model is None:
@@ -201,16 +198,29 @@ def _model_for(version: "ModelVersion") -> LoadedModel:
 
 
 def _load(version: "ModelVersion") -> LoadedModel:
-    path = _local_model_path(version)
+    from trainer.engines import EngineUnavailable, engine_class
+
+    try:
+        engine = engine_class(settings.CATDOG_ENGINE)
+    except EngineUnavailable as error:  # a setting or an installation to fix: trying again will not help
+        raise ModelUnavailable(str(error)) from error
+    model_path = _local_export_path(version, engine.kind)
+    head_path = _local_export_path(version, SERVING_HEAD)
     calibration = _load_calibration(version)
     try:
-        return LoadedModel(path, version.class_names, version.image_size, calibration)
+        head = load_head(head_path)
+        loaded = engine(model_path, settings.CATDOG_ENGINE_THREADS or len(os.sched_getaffinity(0)))
+        return LoadedModel(loaded, head, version.class_names, version.image_size, calibration)
     except ModelUnavailable:
         raise
-    except OSError as error:  # the disk failed while Keras read the file: it may work again
-        raise ModelUnavailable(f"Reading the model file {path} failed: {error}", transient=True) from error
-    except Exception as error:  # Keras refused the file: damaged, or not a Keras model
-        raise ModelFileError(f"The model file {path} cannot be loaded by Keras: {error}") from error
+    except OSError as error:  # the disk failed while the engine read the file: it may work again
+        message = f"Reading the serving files of version {version} failed: {error}"
+        raise ModelUnavailable(message, transient=True) from error
+    except Exception as error:  # the engine refused the file: damaged, or not what the version says
+        raise ModelFileError(
+            f"The serving files of version {version} ({model_path.name}, {head_path.name}) cannot be loaded "
+            f"by {settings.CATDOG_ENGINE}: {error}"
+        ) from error
 
 
 def _load_calibration(version: "ModelVersion") -> "Calibration | None":
@@ -229,8 +239,8 @@ def _load_calibration(version: "ModelVersion") -> "Calibration | None":
 
 
 def preload_active_model() -> None:
-    """Load the active version now, so that the first photo does not wait for TensorFlow and the model
-    (about 6 s on two cores). A task that arrives meanwhile waits on the same lock, then reuses it."""
+    """Load the active version now, so that the first photo does not wait for the engine and the model.
+    A task that arrives meanwhile waits on the same lock, then reuses it."""
     from trainer.models import ModelVersion
 
     try:
@@ -255,9 +265,29 @@ def start_preloading() -> None:
     threading.Thread(target=preload, name="preload-model", daemon=True).start()
 
 
-def _local_model_path(version: "ModelVersion") -> Path:
-    """The model file on this machine: in place on local storage, else a verified copy in the cache."""
-    return _local_path(version, version.file, version.file_sha256, "model file", ".keras")
+SERVING_HEAD = "serving_head"
+# The serving files in words, for the administrators who read why a version cannot serve.
+_IN_WORDS = {"serving_onnx": "ONNX", "serving_tflite": "TFLite", SERVING_HEAD: "heatmap head"}
+
+
+def _local_export_path(version: "ModelVersion", kind: str) -> Path:
+    """The version's verified serving file of `kind` on this machine; ModelFileError saying what to do if none."""
+    export = _export(version, kind)
+    what = f"{_IN_WORDS.get(kind, kind)} serving file"
+    if export is None:
+        raise ModelFileError(f"Version {version} has no verified {what}; run manage.py export_version {version.pk}.")
+    if export.status != export.Status.VERIFIED:
+        raise ModelFileError(
+            f"The {what} of version {version} failed its check against Keras: {export.error or 'no reason given'} "
+            f"Run manage.py export_version {version.pk} again once its cause is fixed."
+        )
+    return _local_path(version, export.file, export.sha256, what, Path(export.file.name).suffix)
+
+
+def _export(version: "ModelVersion", kind: str) -> "ModelExport | None":
+    from trainer.models import ModelExport
+
+    return ModelExport.objects.filter(version_id=version.pk, kind=kind).first()
 
 
 def _local_path(version: "ModelVersion", field_file, sha256: str, what: str, suffix: str) -> Path:
@@ -289,21 +319,3 @@ def _local_path(version: "ModelVersion", field_file, sha256: str, what: str, suf
 
 def _missing(version: "ModelVersion", field_file, what: str) -> ModelFileError:
     return ModelFileError(f"The {what} of version {version} ({field_file.name or 'none'}) is missing.")
-
-
-def _import_tensorflow():
-    """TensorFlow, with its threads set for a small CPU box, on the first call in this process."""
-    global _tensorflow
-    if _tensorflow is None:
-        import tensorflow as tf
-
-        try:
-            # Measured on 2 cores: one operation at a time using every core is fastest for one photo;
-            # parallel operations only fight over the same cores.
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-            tf.config.threading.set_intra_op_parallelism_threads(cores)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:
-            logger.info("TensorFlow was already running in this process; its thread settings stay as they were.")
-        _tensorflow = tf
-    return _tensorflow

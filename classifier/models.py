@@ -17,6 +17,8 @@ from .answers import Answer, answer_of, said
 STALE_AFTER = timedelta(minutes=10)
 # Most answers take a few seconds: past this, the pages say that this one is slow.
 SLOW_AFTER = timedelta(seconds=20)
+# A prediction a task took into its batch is that task's for this long; then any task may take it again.
+CLAIM_LEASE = timedelta(minutes=1)
 # The heatmap is stored just after the answer (classifier/tasks.py): the detail page waits this long for it,
 # then stops asking (an older version's answers, and one whose heatmap could not be stored, have none).
 HEATMAP_WAIT = timedelta(minutes=1)
@@ -107,6 +109,10 @@ class Prediction(models.Model):
     # When the task was last handed to the broker; None when sending failed (broker unreachable), so the
     # sweep (do_resend_predictions) knows to send it again.
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Micro-batching (classifier/tasks.py): the prediction whose task took this one into its engine call, and
+    # when. Another task leaves it alone until CLAIM_LEASE has passed (then its worker is taken to be dead).
+    claimed_by = models.PositiveBigIntegerField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -133,6 +139,15 @@ class Prediction(models.Model):
         if self.status == self.Status.FAILED:
             return True
         return self.status == self.Status.PENDING and self.created_at < timezone.now() - STALE_AFTER
+
+    @property
+    def is_claimed_by_another_task(self) -> bool:
+        """Taken into another prediction's batch, by a task that is presumably still answering it."""
+        return (
+            self.claimed_by not in (None, self.pk)
+            and self.claimed_at is not None
+            and self.claimed_at > timezone.now() - CLAIM_LEASE
+        )
 
     @property
     def is_slow(self) -> bool:

@@ -1,5 +1,6 @@
 import io
 import logging
+import time
 
 from celery import shared_task
 from celery.signals import worker_process_init
@@ -11,9 +12,12 @@ from trainer.models import ModelVersion
 
 from .actions import (
     do_attach_heatmap,
+    do_claim_prediction,
+    do_claim_waiting,
     do_count_delivery,
     do_fail_prediction,
     do_finish_prediction,
+    do_release_predictions,
     do_resend_predictions,
     do_uncount_delivery,
 )
@@ -26,9 +30,9 @@ logger = logging.getLogger(__name__)
 @worker_process_init.connect
 def _preload_model(**kwargs):
     """A prediction worker's pool process loads the active model as it starts (CATDOG_PRELOAD_MODEL,
-    on for the Procfile's prediction worker), so that its first photo does not wait ~6 s for it."""
+    on for the Procfile's prediction worker), so that its first photo does not wait for it."""
     if settings.CATDOG_PRELOAD_MODEL:
-        from . import inference  # TensorFlow: workers only
+        from . import inference  # the engine's runtime: workers only
 
         inference.start_preloading()
 
@@ -42,13 +46,23 @@ MODEL_UNAVAILABLE = (
 )
 
 
+# What decoding a file that is not a photo Pillow can read raises (trainer/images.py).
+UNDECODABLE = (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, OSError)
+MODEL_FAILED = "The model failed on this photo. You can try again."
+
+
 # acks_late: a worker that dies mid-task leaves the message to be delivered again; that is safe
 # because the task only ever finishes a prediction that is still pending (see the conditional writes).
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
 def predict_image(self, prediction_id: int) -> None:
+    """Answer a photo, and in the same engine call the photos waiting behind it (micro-batching): under a
+    backlog one call answers up to CATDOG_BATCH_MAX of them, much faster than one at a time; a photo alone goes
+    at once. The tasks of the photos taken along find them answered (or still being answered) and return."""
     prediction = Prediction.objects.filter(pk=prediction_id).first()
     if prediction is None or prediction.status != Prediction.Status.PENDING:
         return  # deleted, or finished by an earlier delivery
+    if prediction.is_claimed_by_another_task:
+        return  # another task is answering it with its own
     if _stopped_the_worker_too_often(prediction):
         return
 
@@ -63,7 +77,7 @@ def predict_image(self, prediction_id: int) -> None:
         do_fail_prediction(prediction_id, "No model is active yet: an administrator must activate a model version.")
         return
 
-    from . import inference  # TensorFlow: workers only, imported by the first task
+    from . import inference  # the engine's runtime: workers only, imported by the first task
 
     # The model first: a model that cannot be loaded is the service's fault, never the photo's.
     try:
@@ -76,8 +90,7 @@ def predict_image(self, prediction_id: int) -> None:
         return
 
     try:
-        with prediction.image.open("rb") as f:
-            data = f.read()
+        photos = {prediction_id: _read(prediction)}
     except FileNotFoundError:
         do_fail_prediction(prediction_id, "The photo is no longer in storage.")
         return
@@ -85,18 +98,74 @@ def predict_image(self, prediction_id: int) -> None:
         _retry_or_fail(self, prediction_id, error, "The photo could not be read from storage. Try again later.")
         return
 
+    if not do_claim_prediction(prediction_id):
+        do_uncount_delivery(prediction_id)  # another task took it into its batch meanwhile: it is theirs
+        return
+    if prediction.attempts:
+        # An earlier delivery died with its worker, perhaps because of a photo it took along: this one goes
+        # alone, and those go back to their own tasks, alone too.
+        taken_along = Prediction.objects.filter(claimed_by=prediction_id).exclude(pk=prediction_id)
+        do_release_predictions(list(taken_along.values_list("pk", flat=True)), lost=True)
+    else:
+        photos |= _waiting_photos(prediction_id)
+    _answer(model, version, photos)
+
+
+def _read(prediction: Prediction) -> bytes:
+    with prediction.image.open("rb") as f:
+        return f.read()
+
+
+def _waiting_photos(prediction_id: int) -> dict[int, bytes]:
+    """The photos of the predictions taken into this task's batch: those waiting now, and when some were, those
+    that arrive within CATDOG_BATCH_WAIT_MS (a batch forms only under load, so a photo alone never waits)."""
+    room = settings.CATDOG_BATCH_MAX - 1
+    taken = do_claim_waiting(prediction_id, room) if room > 0 else []
+    if taken and len(taken) < room and settings.CATDOG_BATCH_WAIT_MS > 0:
+        time.sleep(settings.CATDOG_BATCH_WAIT_MS / 1000)
+        taken += do_claim_waiting(prediction_id, room - len(taken))
+    photos = {}
+    for prediction in Prediction.objects.filter(pk__in=taken).only("pk", "owner_id", "image"):
+        try:
+            photos[prediction.pk] = _read(prediction)
+        except FileNotFoundError:
+            do_fail_prediction(prediction.pk, "The photo is no longer in storage.")
+        except OSError:
+            do_release_predictions([prediction.pk])  # its own task tries again, with its retries
+    return photos
+
+
+def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
+    """Decode each photo (a photo that cannot be decoded fails alone), answer them all in one engine call,
+    store the answers, then the heatmaps."""
+    decoded = {}
+    for prediction_id, data in photos.items():
+        try:
+            decoded[prediction_id] = model.decode(io.BytesIO(data))
+        except UNDECODABLE as error:
+            logger.info("Prediction %s: the image could not be decoded: %s", prediction_id, error)
+            do_fail_prediction(prediction_id, "The photo could not be decoded for the model.")
+        except Exception:
+            logger.exception("Prediction %s failed", prediction_id)
+            do_fail_prediction(prediction_id, MODEL_FAILED)
+    if not decoded:
+        return
     try:
-        result = model.classify(io.BytesIO(data), version.operating_point)
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, OSError) as error:
-        logger.info("Prediction %s: the image could not be decoded: %s", prediction_id, error)
-        do_fail_prediction(prediction_id, "The photo could not be decoded for the model.")
-        return
+        results = model.answer(list(decoded.values()), version.operating_point)
     except Exception:
-        logger.exception("Prediction %s failed", prediction_id)
-        do_fail_prediction(prediction_id, "The model failed on this photo. You can try again.")
+        logger.exception("Predictions %s failed", list(decoded))
+        for prediction_id in decoded:
+            do_fail_prediction(prediction_id, MODEL_FAILED)
         return
-    if _finish_done(prediction_id, version, result):
-        _attach_heatmap(prediction_id, data, result.heatmap)
+    if len(decoded) > 1:
+        logger.info("Answered %s photos in one engine call: predictions %s", len(decoded), list(decoded))
+    answered = [
+        (prediction_id, result)
+        for prediction_id, result in zip(decoded, results, strict=True)
+        if _finish_done(prediction_id, version, result)
+    ]
+    for prediction_id, result in answered:
+        _attach_heatmap(prediction_id, photos[prediction_id], result.heatmap)
 
 
 def _stopped_the_worker_too_often(prediction: Prediction) -> bool:

@@ -1,7 +1,6 @@
 import io
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -59,13 +58,32 @@ def shared_photo(kind: str, number: int) -> Path:
     return path
 
 
-def use_model_double(monkeypatch, classify) -> None:
-    """The prediction task's model becomes a double: `classify(version, source)` answers each photo."""
+class ModelDouble:
+    """In place of classifier.inference's LoadedModel: `classify(version, source)` answers each photo as the task
+    decodes it (so it may raise what decoding raises); `operating_points` records what the task asked for."""
+
+    def __init__(self, version, classify):
+        self.version, self.classify, self.operating_points = version, classify, []
+
+    def decode(self, source):
+        return self.classify(self.version, source)
+
+    def answer(self, decoded: list, operating_point: str) -> list:
+        self.operating_points.append(operating_point)
+        return decoded
+
+
+def use_model_double(monkeypatch, classify) -> list[ModelDouble]:
+    """The prediction task's model becomes a double: `classify(version, source)` answers each photo. Returns the
+    doubles made, one per load."""
+    doubles = []
 
     def load_model(version):
-        return SimpleNamespace(classify=lambda source, operating_point: classify(version, source))
+        doubles.append(ModelDouble(version, classify))
+        return doubles[-1]
 
     monkeypatch.setattr("classifier.inference.load_model", load_model)
+    return doubles
 
 
 def answer(probabilities: dict[str, float], verdict: str | None = None, inference_ms: float = 7.0):

@@ -160,20 +160,11 @@ def test_the_next_photo_is_answered_at_the_new_operating_point(admin_client, mon
     """The prediction task reads the active version for every photo and passes its operating point on."""
     from classifier.tasks import predict_image
 
-    from .conftest import answer
+    from .conftest import answer, use_model_double
 
     version = _calibrated(is_active=True)
-    seen = []
-
-    def load_model(loaded_version):
-        def classify(source, operating_point):
-            seen.append(operating_point)
-            return answer({"cat": 0.9, "dog": 0.1})
-
-        return type("Model", (), {"classify": staticmethod(classify)})
-
-    monkeypatch.setattr("classifier.inference.load_model", load_model)
+    doubles = use_model_double(monkeypatch, lambda version, source: answer({"cat": 0.9, "dog": 0.1}))
     predict_image.apply(args=[make_prediction().pk])
     _choose(admin_client, version, "lenient")
     predict_image.apply(args=[make_prediction().pk])
-    assert seen == ["balanced", "lenient"]
+    assert [point for double in doubles for point in double.operating_points] == ["balanced", "lenient"]
