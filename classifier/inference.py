@@ -197,20 +197,36 @@ def _model_for(version: "ModelVersion") -> LoadedModel:
         return model
 
 
+def load_files(
+    model: Path,
+    head: Path,
+    class_names: list[str],
+    image_size: int,
+    calibration: "Calibration | None" = None,
+    engine: str | None = None,
+) -> LoadedModel:
+    """Serving files on this machine loaded in `engine` (default: settings.CATDOG_ENGINE), for scripts and
+    benchmarks; a worker loads a version's through load_model. Raises EngineUnavailable, or what the engine
+    raises for a file it refuses."""
+    from trainer.engines import engine_class
+
+    threads = settings.CATDOG_ENGINE_THREADS or len(os.sched_getaffinity(0))
+    loaded = engine_class(engine or settings.CATDOG_ENGINE)(model, threads)
+    return LoadedModel(loaded, load_head(head), class_names, image_size, calibration)
+
+
 def _load(version: "ModelVersion") -> LoadedModel:
     from trainer.engines import EngineUnavailable, engine_class
 
     try:
-        engine = engine_class(settings.CATDOG_ENGINE)
+        kind = engine_class(settings.CATDOG_ENGINE).kind
     except EngineUnavailable as error:  # a setting or an installation to fix: trying again will not help
         raise ModelUnavailable(str(error)) from error
-    model_path = _local_export_path(version, engine.kind)
+    model_path = _local_export_path(version, kind)
     head_path = _local_export_path(version, SERVING_HEAD)
     calibration = _load_calibration(version)
     try:
-        head = load_head(head_path)
-        loaded = engine(model_path, settings.CATDOG_ENGINE_THREADS or len(os.sched_getaffinity(0)))
-        return LoadedModel(loaded, head, version.class_names, version.image_size, calibration)
+        return load_files(model_path, head_path, version.class_names, version.image_size, calibration)
     except ModelUnavailable:
         raise
     except OSError as error:  # the disk failed while the engine read the file: it may work again

@@ -157,8 +157,7 @@ def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
         for prediction_id in decoded:
             do_fail_prediction(prediction_id, MODEL_FAILED)
         return
-    if len(decoded) > 1:
-        logger.info("Answered %s photos in one engine call: predictions %s", len(decoded), list(decoded))
+    logger.info("Answered predictions %s in one engine call", list(decoded))
     answered = [
         (prediction_id, result)
         for prediction_id, result in zip(decoded, results, strict=True)

@@ -1,6 +1,10 @@
-"""classifier.inference with the shipped model: real photos, every kind of image file, bad files, storage."""
+"""classifier.inference with the shipped model's serving files: real photos, every kind of image file, bad files,
+storage, the engines against Keras, and every reason a version cannot be served."""
 
 import io
+import re
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from classifier import inference
 from tests.conftest import SHARED_DATA, needs_shared_photos
-from trainer.models import ModelVersion
+from trainer.models import ModelExport, ModelVersion
 
 pytestmark = [
     needs_shared_photos,
@@ -155,38 +159,42 @@ def test_a_batch_gives_the_same_answers_in_order(version):
 
 
 def test_a_worker_loads_a_version_once(version, no_loaded_models, monkeypatch):
-    import keras
-
     loads = []
-    real_load = keras.saving.load_model
-    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    real_load = inference._load
+    monkeypatch.setattr(inference, "_load", lambda version: loads.append(version) or real_load(version))
     for _ in range(3):
         inference.classify(version, CAT)
     inference.load_model(version).classify_batch([DOG])
     assert len(loads) == 1
 
 
+def _serving_export(version, kind="serving_onnx") -> ModelExport:
+    return version.exports.get(kind=kind)
+
+
 def test_a_model_in_remote_storage_is_fetched_once_into_the_cache(remote_storage, no_loaded_models):
     call_command("ensure_shipped_model", stdout=io.StringIO())
     version = ModelVersion.objects.get()
+    onnx, head = _serving_export(version), _serving_export(version, "serving_head")
     with pytest.raises(NotImplementedError):
-        version.file.path  # noqa: B018
+        onnx.file.path  # noqa: B018
 
     assert inference.classify(version, DOG).label == "dog"
     cached = sorted(p.name for p in remote_storage.iterdir())
-    assert cached == sorted([f"{version.file_sha256}.keras", f"{version.calibration_sha256}.npz"])
-    inference._loaded.clear()  # another worker process on the same machine: the cached copy serves it
-    version.file.storage.delete(version.file.name)
+    assert cached == sorted([f"{onnx.sha256}.onnx", f"{head.sha256}.npz", f"{version.calibration_sha256}.npz"])
+    inference._loaded.clear()  # another worker process on the same machine: the cached copies serve it
+    for export in (onnx, head):
+        export.file.storage.delete(export.file.name)
     assert inference.classify(version, CAT).label == "cat"
 
 
-def test_a_remote_model_file_that_is_not_the_registered_one_is_refused(remote_storage, no_loaded_models):
+def test_a_remote_serving_file_that_is_not_the_registered_one_is_refused(remote_storage, no_loaded_models):
     call_command("ensure_shipped_model", stdout=io.StringIO())
     version = ModelVersion.objects.get()
-    version.file_sha256 = "0" * 64
-    with pytest.raises(inference.ModelFileError, match="does not match"):
+    ModelExport.objects.filter(version=version, kind="serving_onnx").update(sha256="0" * 64)
+    with pytest.raises(inference.ModelFileError, match="ONNX serving file of model version .* does not match"):
         inference.classify(version, DOG)
-    assert list(remote_storage.iterdir()) == []  # no partial or wrong file left to be trusted later
+    assert not any(p.suffix == ".onnx" for p in remote_storage.iterdir())  # no wrong file left to be trusted
 
 
 def test_a_model_file_that_does_not_fit_its_version_is_refused(version, no_loaded_models):
@@ -195,9 +203,11 @@ def test_a_model_file_that_does_not_fit_its_version_is_refused(version, no_loade
         inference.classify(version, CAT)
 
 
-def test_preloading_loads_the_active_version_so_the_first_photo_does_not(version, no_loaded_models):
+def test_preloading_loads_the_active_version_so_the_first_photo_does_not(version, no_loaded_models, settings):
     inference.preload_active_model()
-    assert list(inference._loaded) == [(version.pk, version.file_sha256, version.calibration_sha256)]
+    assert list(inference._loaded) == [
+        (version.pk, version.file_sha256, version.calibration_sha256, settings.CATDOG_ENGINE)
+    ]
 
 
 def test_preloading_without_an_active_version_loads_nothing(version, no_loaded_models):
@@ -256,3 +266,64 @@ def test_the_heatmap_comes_from_the_same_call_and_covers_the_photo(version, no_l
     result = inference.classify(version, CAT)
     assert result.heatmap.shape == (7, 7) and result.heatmap.max() == pytest.approx(1.0)
     assert result.heatmap.min() >= 0.0
+
+
+@pytest.mark.parametrize("engine", ["onnxruntime", "openvino", "litert"])
+def test_each_engine_answers_as_keras_does(version, no_loaded_models, settings, engine):
+    import keras
+
+    from trainer.images import load_for_model
+
+    settings.CATDOG_ENGINE = engine
+    photos = [CAT, DOG, PHOTOS / "cat" / "cat.4008.jpg", PHOTOS / "dog" / "dog.4468.jpg"]
+    served = inference.load_model(version).classify_batch(photos)
+    keras_model = keras.saving.load_model(version.file.path, compile=False)
+    expected = keras_model.predict(np.stack([load_for_model(p, (224, 224)) for p in photos]), verbose=0)
+    got = np.array([[r.probabilities[name] for name in version.class_names] for r in served])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert [r.label for r in served] == [version.class_names[i] for i in expected.argmax(axis=1)]
+
+
+def test_a_version_without_a_serving_file_for_the_engine_says_how_to_make_one(version, no_loaded_models):
+    _serving_export(version).delete()
+    message = f"Version {version} has no verified ONNX serving file; run manage.py export_version {version.pk}"
+    with pytest.raises(inference.ModelFileError, match=re.escape(message)):
+        inference.classify(version, CAT)
+
+
+def test_a_serving_file_that_failed_its_check_says_why(version, no_loaded_models, settings):
+    reason = "With litert, its top answer differs from Keras's on 3 of 1000 test photos."
+    ModelExport.objects.filter(version=version, kind="serving_tflite").update(status="failed", error=reason)
+    settings.CATDOG_ENGINE = "litert"
+    with pytest.raises(inference.ModelFileError) as refused:
+        inference.classify(version, CAT)
+    assert "TFLite serving file" in str(refused.value) and "failed its check against Keras" in str(refused.value)
+    assert reason in str(refused.value)
+
+
+def test_a_missing_head_file_is_refused_too(version, no_loaded_models):
+    _serving_export(version, "serving_head").delete()
+    with pytest.raises(inference.ModelFileError, match="no verified heatmap head serving file"):
+        inference.classify(version, CAT)
+
+
+def test_an_engine_whose_runtime_is_not_installed_is_named(version, no_loaded_models, settings, monkeypatch):
+    settings.CATDOG_ENGINE = "openvino"
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as on a host without the package: importing it fails
+    monkeypatch.delitem(sys.modules, "trainer.engines.openvino", raising=False)
+    with pytest.raises(inference.ModelUnavailable, match="openvino engine's runtime is not installed") as refused:
+        inference.classify(version, CAT)
+    assert not refused.value.transient  # an installation to fix, not a moment to wait
+
+
+def test_an_engine_setting_that_names_no_engine_is_refused(version, no_loaded_models, settings):
+    settings.CATDOG_ENGINE = "tensorrt"
+    with pytest.raises(inference.ModelUnavailable, match="No engine is called 'tensorrt'"):
+        inference.classify(version, CAT)
+
+
+def test_a_damaged_serving_file_is_refused_as_the_files_fault(version, no_loaded_models):
+    path = Path(_serving_export(version).file.path)
+    path.write_bytes(path.read_bytes()[:1000])  # cut short, as a failed copy would leave it
+    with pytest.raises(inference.ModelFileError, match="cannot be loaded by onnxruntime"):
+        inference.classify(version, CAT)

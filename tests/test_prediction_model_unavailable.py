@@ -1,15 +1,17 @@
 """A model that cannot be loaded is the service's fault: never blamed on the photo, retried when it may pass,
-logged for the administrators. The shipped model, really missing or really damaged; no model double."""
+logged for the administrators. The shipped model's serving files, really missing or really damaged; no double."""
 
 import io
 import logging
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from catdog_site.celery import app as celery_app
 from classifier import inference, tasks
 from classifier.models import Prediction
+from trainer.engines import engine_class
 from trainer.models import ModelVersion
 
 from .test_inference import RemoteStorage, remote_storage  # noqa: F401 (a fixture)
@@ -50,18 +52,30 @@ def _assert_blames_the_model(prediction, caplog, version, cause):
     assert cause in record.getMessage()
 
 
-def test_a_missing_model_file_fails_the_prediction_as_the_services_fault(make_prediction, version, caplog):
-    version.file.storage.delete(version.file.name)
+def _serving_file(version):
+    """The file the configured engine reads."""
+    return version.exports.get(kind=engine_class(settings.CATDOG_ENGINE).kind).file
+
+
+def test_a_missing_serving_file_fails_the_prediction_as_the_services_fault(make_prediction, version, caplog):
+    served = _serving_file(version)
+    served.storage.delete(served.name)
     prediction = _predict(make_prediction)
     _assert_blames_the_model(prediction, caplog, version, "is missing")
 
 
-def test_a_damaged_model_file_fails_the_prediction_as_the_services_fault(make_prediction, version, caplog):
-    with open(version.file.path, "r+b") as f:
+def test_a_damaged_serving_file_fails_the_prediction_as_the_services_fault(make_prediction, version, caplog):
+    with open(_serving_file(version).path, "r+b") as f:
         f.seek(100)
-        f.write(b"\0" * 4096)  # the zip's contents overwritten, as a bad disk block would
+        f.write(b"\0" * 4096)  # the file's contents overwritten, as a bad disk block would
     prediction = _predict(make_prediction)
     _assert_blames_the_model(prediction, caplog, version, "cannot be loaded")
+
+
+def test_a_version_without_serving_files_fails_the_prediction_saying_how_to_make_them(make_prediction, version, caplog):
+    version.exports.all().delete()  # a version trained before serving files were made
+    prediction = _predict(make_prediction)
+    _assert_blames_the_model(prediction, caplog, version, f"run manage.py export_version {version.pk}")
 
 
 class FlakyStorage(RemoteStorage):
