@@ -5,6 +5,7 @@ import time
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
+from django.db import transaction
 from PIL import Image
 
 from trainer.images import upright_size
@@ -125,7 +126,8 @@ def _waiting_photos(prediction_id: int) -> dict[int, bytes]:
         time.sleep(settings.CATDOG_BATCH_WAIT_MS / 1000)
         taken += do_claim_waiting(prediction_id, room - len(taken))
     photos = {}
-    for prediction in Prediction.objects.filter(pk__in=taken).only("pk", "owner_id", "image"):
+    rows = Prediction.objects.filter(pk__in=taken).only("pk", "owner_id", "image").in_bulk()
+    for prediction in (rows[pk] for pk in taken if pk in rows):
         try:
             photos[prediction.pk] = _read(prediction)
         except FileNotFoundError:
@@ -158,11 +160,12 @@ def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
             do_fail_prediction(prediction_id, MODEL_FAILED)
         return
     logger.info("Answered predictions %s in one engine call", list(decoded))
-    answered = [
-        (prediction_id, result)
-        for prediction_id, result in zip(decoded, results, strict=True)
-        if _finish_done(prediction_id, version, result)
-    ]
+    with transaction.atomic():  # one commit for the batch's answers, not one a photo
+        answered = [
+            (prediction_id, result)
+            for prediction_id, result in zip(decoded, results, strict=True)
+            if _finish_done(prediction_id, version, result)
+        ]
     for prediction_id, result in answered:
         _attach_heatmap(prediction_id, photos[prediction_id], result.heatmap)
 

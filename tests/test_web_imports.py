@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Imported only by the workers, which run TensorFlow by design: the training pipeline, and the served model
-# (the prediction worker imports it inside classifier.inference's model loading).
+# Imported only by the training worker, which runs TensorFlow by design: the training pipeline and the served
+# model it exports (prediction workers serve the exported files through trainer/engines/, without TensorFlow:
+# tests/test_worker_serving.py).
 TRAINING_ONLY = [
     "trainer.ml.model",
     "trainer.ml.train",

@@ -15,6 +15,10 @@ class OnnxRuntimeEngine(Engine):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Its threads would spin for a while after each call, waiting for more work: on a machine whose cores
+        # the web server, the decoding and other workers share, they take the cores those need (README
+        # "Serving engine": 2x slower under load with spinning).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 
