@@ -17,6 +17,7 @@ TRAINING_ONLY = [
     "trainer.ml.inputs",
     "trainer.ml.calibrate",
     "trainer.ml.serving",
+    "trainer.ml.export",
 ]
 
 _IMPORT_WHAT_THE_WEB_CAN_LOAD = """

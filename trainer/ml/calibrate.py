@@ -13,13 +13,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from . import DEFAULT_OPERATING_POINT
 from .data import image_batches
 from .evaluate import TestAnswer
 from .heatmaps import class_activation_maps, to_bytes
-from .serving import head_layers, serving_model
+from .serving import head_layers, pixels_function, serving_model
 from .verdicts import Calibration, CalibrationError, fit_calibration, measure
 
 logger = logging.getLogger(__name__)
@@ -146,17 +145,11 @@ class _ServedRun:
     """The served model over lists of photos, a batch at a time, counting batches for the progress."""
 
     def __init__(self, model: keras.Model, batch_size: int, batches: int, after_batch: BatchCallback | None):
-        served = serving_model(model)
+        self.outputs = pixels_function(serving_model(model))
         self.head = head_layers(model)
         self.image_size = model.input_shape[1]
         self.batch_size, self.batches, self.done = batch_size, batches, 0
         self.after_batch = after_batch
-
-        @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.uint8)])
-        def outputs(pixels):
-            return served(tf.cast(pixels, tf.float32), training=False)
-
-        self.outputs = outputs
 
     def _batches(self, paths: list[Path]):
         for pixels in image_batches(paths, self.image_size, self.batch_size):

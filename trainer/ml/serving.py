@@ -13,6 +13,7 @@ TensorFlow. Both run where TensorFlow does: in the training worker and in the pr
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from .heatmaps import DenseLayer
@@ -34,6 +35,17 @@ def serving_model(model: keras.Model) -> keras.Model:
     features = layers.GlobalAveragePooling2D(name="features")(maps)
     probabilities = head(features, training=False)
     return keras.Model(pixels, {"probabilities": probabilities, "features": features, "feature_maps": maps})
+
+
+def pixels_function(served: keras.Model) -> tf.types.experimental.GenericFunction:
+    """`served` (from `serving_model`) as one traced function of uint8 pixels named "pixels", for any batch size:
+    what the engines' files are converted from (trainer/ml/export.py), and how the training worker runs it."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *served.input_shape[1:]], tf.uint8, name="pixels")])
+    def outputs(pixels):
+        return served(tf.cast(pixels, tf.float32), training=False)
+
+    return outputs
 
 
 def _layers_to_maps(encoder: keras.Sequential) -> list:
