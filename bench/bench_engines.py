@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.bench_model import SHIPPED, SHIPPED_SERVING
+
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "trainer" / "shipped"
 DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "catsdogs" / "test"
 ENGINES = ("keras", "litert", "onnxruntime", "openvino")
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
@@ -272,8 +273,8 @@ def main():
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--idle-count", type=int, default=50, help="photos of the idle pattern")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds before each photo of the idle pattern")
-    parser.add_argument("--onnx", type=Path, default=SHIPPED / "catdog.serving.onnx")
-    parser.add_argument("--tflite", type=Path, default=SHIPPED / "catdog.serving.tflite")
+    parser.add_argument("--onnx", type=Path, default=SHIPPED / SHIPPED_SERVING["serving_onnx"])
+    parser.add_argument("--tflite", type=Path, default=SHIPPED / SHIPPED_SERVING["serving_tflite"])
     parser.add_argument("--keras", type=Path, default=SHIPPED / "catdog.keras")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)

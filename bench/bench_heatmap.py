@@ -53,11 +53,11 @@ def run(count: int, runs: int) -> None:
     from bench.bench_upload_cpu import phone_photo
     from classifier.actions import do_attach_heatmap
     from classifier.heatmaps import render_grayscale, render_overlay, upright_size
-    from classifier.inference import LoadedModel
+    from bench.bench_model import shipped_model
     from trainer.images import load_for_model
     from trainer.ml.heatmaps import class_activation_maps
 
-    model = LoadedModel(BASE_DIR / "trainer" / "shipped" / "catdog.keras", ["cat", "dog"], 224)
+    model = shipped_model()
     shared = photos(count)
     phone = phone_photo()
     print(f"{len(shared)} shared test photos, and a 12 MP phone photo of {len(phone) / 1e6:.1f} MB")

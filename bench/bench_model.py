@@ -1,10 +1,11 @@
-"""Accuracy, latency, throughput and memory of a model, run the way a prediction worker runs it.
+"""Accuracy, latency, throughput and memory of a model, run the way a prediction worker runs it: its serving
+files in an engine (settings.CATDOG_ENGINE, or --engine).
 
 From the project root, on an otherwise quiet machine:
 
-    .venv/bin/python -m bench.bench_model                          # the shipped model
-    .venv/bin/python -m bench.bench_model --model other.keras      # its .json sidecar beside it, or:
-    .venv/bin/python -m bench.bench_model --model other.keras --image-size 224 --classes cat dog
+    .venv/bin/python -m bench.bench_model                                   # the shipped model's serving files
+    .venv/bin/python -m bench.bench_model --engine litert
+    .venv/bin/python -m bench.bench_model --model serving.onnx --head head.npz --image-size 224 --classes cat dog
 
 Options: --data FOLDER (one sub-folder per class; default ../shared/data/catsdogs/test), --single N
 (photos timed one at a time, default 200). It prints and `run_benchmark()` returns:
@@ -26,7 +27,9 @@ from pathlib import Path
 import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SHIPPED_MODEL = BASE_DIR / "trainer" / "shipped" / "catdog.keras"
+SHIPPED = BASE_DIR / "trainer" / "shipped"
+# The file each kind of serving file is shipped as (`manage.py ship_exports`).
+SHIPPED_SERVING = {"serving_onnx": "catdog.serving.onnx", "serving_tflite": "catdog.serving.tflite"}
 DEFAULT_DATA = BASE_DIR.parent / "shared" / "data" / "catsdogs" / "test"
 
 
@@ -43,17 +46,32 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_benchmark(model_path: Path, class_names: list[str], image_size: int, data: Path, single: int = 200) -> dict:
-    from classifier.inference import LoadedModel
+def shipped_model(calibration=None, engine: str | None = None):
+    """The shipped model's serving files loaded in `engine` (default: settings.CATDOG_ENGINE), as a worker
+    loads a version's; Django must be set up."""
+    from django.conf import settings
 
+    from classifier.inference import load_files
+    from trainer.engines import engine_class
+
+    sidecar = json.loads((SHIPPED / "catdog.json").read_text())
+    model = SHIPPED / SHIPPED_SERVING[engine_class(engine or settings.CATDOG_ENGINE).kind]
+    return load_files(
+        model, SHIPPED / "catdog.head.npz", sidecar["class_names"], sidecar["image_size"], calibration, engine
+    )
+
+
+def run_benchmark(load, data: Path, single: int = 200) -> dict:
+    """Figures of the model `load()` gives, over the photos of `data` (one sub-folder per class)."""
     class_folders = sorted(p for p in data.iterdir() if p.is_dir())
     photos = [(path, folder.name) for folder in class_folders for path in sorted(folder.iterdir())]
-    figures = {"model": str(model_path), "image_size": image_size, "photos": len(photos)}
+    figures = {"photos": len(photos)}
 
     figures["rss_before_load_mb"] = rss_mb()
     started = time.perf_counter()
-    model = LoadedModel(model_path, class_names, image_size)
+    model = load()
     figures["load_seconds"] = time.perf_counter() - started
+    figures["model"], figures["image_size"] = str(model.engine.path), model.image_size
     figures["rss_after_load_mb"] = rss_mb()
 
     # Spread over every class: every k-th photo of the sorted list.
@@ -78,23 +96,29 @@ def run_benchmark(model_path: Path, class_names: list[str], image_size: int, dat
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
-    parser.add_argument("--image-size", type=int, help="Default: from the model's .json sidecar.")
-    parser.add_argument("--classes", nargs="+", help="Class names in output order. Default: from the sidecar.")
+    parser.add_argument("--engine", help="Default: settings.CATDOG_ENGINE.")
+    parser.add_argument("--model", type=Path, help="A serving file. Default: the shipped one the engine reads.")
+    parser.add_argument("--head", type=Path, help="Its head's weights (head.npz); with --model.")
+    parser.add_argument("--image-size", type=int, help="With --model.")
+    parser.add_argument("--classes", nargs="+", help="Class names in output order; with --model.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--single", type=int, default=200)
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "catdog_site.settings.local")
-    django.setup()  # classifier.inference uses the trainer app's helpers
+    django.setup()  # classifier.inference uses the trainer app's helpers and the settings
 
-    image_size, class_names = args.image_size, args.classes
-    if image_size is None or class_names is None:
-        sidecar = json.loads(args.model.with_suffix(".json").read_text())
-        image_size = image_size or sidecar["image_size"]
-        class_names = class_names or sidecar["class_names"]
+    if args.model:
+        from classifier.inference import load_files
 
-    figures = run_benchmark(args.model, class_names, image_size, args.data, args.single)
+        def load():
+            return load_files(args.model, args.head, args.classes, args.image_size, engine=args.engine)
+    else:
+
+        def load():
+            return shipped_model(engine=args.engine)
+
+    figures = run_benchmark(load, args.data, args.single)
     print(f"model                 {figures['model']} ({figures['image_size']}x{figures['image_size']})")
     print(f"test accuracy         {figures['accuracy']:.4f} on {figures['photos']} photos")
     print(

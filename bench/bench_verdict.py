@@ -67,12 +67,12 @@ def verdict_ms(calibration, probabilities: np.ndarray, features: np.ndarray, bat
 
 def warm_prediction_ms(calibration, single: int) -> dict[str, float]:
     """Median inference_ms of the same photos classified with and without the verdict, interleaved."""
-    from classifier.inference import LoadedModel
+    from bench.bench_model import shipped_model
 
     paths, _ = photos_by_class(DATA / "catsdogs" / "test", calibration.class_names)
     paths = paths[:: max(1, len(paths) // single)][:single]
-    plain = LoadedModel(SHIPPED_MODEL, calibration.class_names, 224)
-    judged = LoadedModel(SHIPPED_MODEL, calibration.class_names, 224, calibration)
+    plain = shipped_model()
+    judged = shipped_model(calibration)
     times = {"without": [], "with": []}
     for i, path in enumerate(paths):
         order = (("without", plain), ("with", judged)) if i % 2 else (("with", judged), ("without", plain))
