@@ -139,9 +139,9 @@ def decided_reviews(decision: str = ""):
     reviews = Review.objects.exclude(decision=Review.Decision.SKIPPED)
     if decision:
         reviews = reviews.filter(decision=decision)
-    return reviews.select_related("prediction__owner", "prediction__model_version", "decided_by").order_by(
-        "-decided_at", "-pk"
-    )
+    # The list shows each one's owner, answer and feedback: loaded with the reviews, not one query per row.
+    related = ("prediction__owner", "prediction__model_version", "prediction__feedback", "decided_by")
+    return reviews.select_related(*related).order_by("-decided_at", "-pk")
 
 
 def accepted_for_training():

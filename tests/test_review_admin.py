@@ -120,6 +120,25 @@ def test_showing_the_pages_writes_nothing(reviewer_client, owner, pets):
         assert writes == []
 
 
+@pytest.mark.parametrize("url", [QUEUE, DECIDED])
+def test_a_page_takes_as_many_queries_for_ten_items_as_for_one(reviewer_client, owner, pets, url):
+    def queries_for_the_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert reviewer_client.get(url).status_code == 200
+        return len(queries)
+
+    def add_items(n: int) -> None:
+        for _ in range(n):
+            prediction = answered(owner, pets, {"cat": 0.5, "dog": 0.5}, feedback="dog")
+            if url == DECIDED:
+                do_review(prediction, "accepted", "dog", by=reviewer_client.user)
+
+    add_items(1)
+    one = queries_for_the_page()
+    add_items(9)
+    assert queries_for_the_page() == one
+
+
 @pytest.mark.parametrize("url", [DECIDE, BULK, UNDO, DERIVE])
 def test_the_changes_are_post_only(reviewer_client, url):
     assert reviewer_client.get(url).status_code == 405
