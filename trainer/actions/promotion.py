@@ -122,9 +122,14 @@ class ActivationCheck:
         }
 
 
+def active_other_than(version: ModelVersion) -> ModelVersion | None:
+    """The active version, unless it is `version` itself: the one `version` would replace."""
+    return ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+
+
 def check_activation(version: ModelVersion) -> ActivationCheck:
     """How `version` compares with the active version on the same photos, if they share any."""
-    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+    active = active_other_than(version)
     comparison = compare_versions(version, active) if active is not None else None
     return ActivationCheck(version=version, active=active, comparison=comparison)
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from ..actions import (
     ActivationRefused,
     MeasurementRefused,
+    active_other_than,
     check_activation,
     do_activate_checked,
     do_request_measurements,
@@ -87,7 +88,7 @@ class PromotionMixin:
         if version is None:
             return redirect("admin:trainer_modelversion_change", object_id)
         form = MeasurementForm(request.POST, version=version)
-        active = check_activation(version).active
+        active = active_other_than(version)
         if form.is_valid():
             versions = [version] if active is None else [version, active]
             try:
@@ -103,7 +104,8 @@ class PromotionMixin:
     def measurements_view(self, request, object_id):
         """The measurements panel while one is queued or running (the page's poll); the page reloads after."""
         version = get_object_or_404(ModelVersion, pk=unquote(object_id))
-        context = self._measurements_context(version, check_activation(version).active)
+        # Polled every 2 s: the measurements only, not the comparison (all of both versions' answers).
+        context = self._measurements_context(version, active_other_than(version))
         going_on = any(
             m.status in (Measurement.Status.QUEUED, Measurement.Status.RUNNING) for m in context["measurements"]
         )
