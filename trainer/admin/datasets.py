@@ -101,10 +101,8 @@ class DatasetAdmin(NearDuplicatesMixin, admin.ModelAdmin):
     def lineage(self, dataset):
         """A version: its lineage's root and its generation; a root: how many versions were made from it."""
         if dataset.parent_id is not None:
-            chain = [dataset]
-            while chain[-1].parent_id is not None:
-                chain.append(chain[-1].parent)
-            return format_html("version {} of {}", len(chain), _link(chain[-1]))
+            chain = dataset.lineage
+            return format_html("version {} of {}", len(chain), _link(chain[0]))
         count = getattr(dataset, "version_count", None)
         if count is None:
             count = dataset.children.count()
