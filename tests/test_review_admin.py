@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.actions import do_set_corrections_consent
 from classifier.actions import do_attach_heatmap, do_delete_prediction, do_review
 from classifier.heatmaps import render_grayscale
 from classifier.models import Prediction, Review
@@ -100,6 +101,17 @@ def test_the_photo_and_thumbnail_answer_for_the_reviewer(reviewer_client, owner,
     for name in ("photo", "thumbnail"):
         r = reviewer_client.get(reverse(f"admin:classifier_review_{name}", args=[prediction.pk]))
         assert r.status_code == 200
+
+
+def test_the_photos_of_owners_who_did_not_allow_it_are_not_served_unless_decided_on(reviewer_client, alice, pets):
+    hidden = answered(alice, pets, {"cat": 0.5, "dog": 0.5}, feedback="dog")
+    allow(alice)
+    decided = answered(alice, pets, {"cat": 0.5, "dog": 0.5}, feedback="dog")
+    do_review(decided, "accepted", "dog", by=None)
+    do_set_corrections_consent(alice, False)  # withdrawn since: the decided list still shows the decision
+    for name in ("photo", "thumbnail"):
+        assert reviewer_client.get(reverse(f"admin:classifier_review_{name}", args=[hidden.pk])).status_code == 404
+        assert reviewer_client.get(reverse(f"admin:classifier_review_{name}", args=[decided.pk])).status_code == 200
 
 
 def test_the_page_says_how_many_were_left_out_without_showing_them(reviewer_client, alice, pets):
