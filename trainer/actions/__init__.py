@@ -18,6 +18,7 @@ from .datasets import (
     do_set_auto_promote,
 )
 from .promotion import (
+    MEASURE_TIME_LIMIT_SECONDS,
     ActivationCheck,
     ActivationRefused,
     MeasurementRefused,
@@ -52,6 +53,7 @@ from .versions import (
 )
 
 __all__ = [
+    "MEASURE_TIME_LIMIT_SECONDS",
     "ActivationCheck",
     "ActivationRefused",
     "MeasurementRefused",

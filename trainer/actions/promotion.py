@@ -20,6 +20,9 @@ from ..promotion import BETTER, NOT_DIFFERENT, Comparison, compare, percent
 from .enqueue import enqueue
 from .versions import do_activate_model_version, record_test_answers
 
+# measure_model_version's hard time limit (trainer/tasks.py): a measurement still running past it lost its worker.
+MEASURE_TIME_LIMIT_SECONDS = settings.CATDOG_TRAINING_TIME_LIMIT + 120
+
 
 class MeasurementRefused(ValueError):
     """The measurement cannot be made; the message says why."""
@@ -293,7 +296,7 @@ def do_fail_measurement(measurement_id: int, error: str, *, started_at=None) -> 
 def do_fail_stuck_measurements() -> int:
     """Fail every measurement still running past its task's hard time limit: its worker died (out of memory, say)
     and no delivery is coming back to it. Returns how many; the measurement can be asked for again."""
-    limit = settings.CATDOG_TRAINING_TIME_LIMIT + 120  # measure_model_version's hard time limit
+    limit = MEASURE_TIME_LIMIT_SECONDS
     error = (
         f"The measurement stopped without a result: no worker has been on it for over {limit // 60 + 1} minutes "
         "(its worker stopped). Measure again."
