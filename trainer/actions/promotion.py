@@ -137,10 +137,22 @@ def check_activation(version: ModelVersion) -> ActivationCheck:
     return ActivationCheck(version=version, active=active, comparison=comparison)
 
 
-def do_activate_checked(version: ModelVersion, *, by, confirmed: bool) -> Activation | None:
+def do_activate_checked(
+    version: ModelVersion, *, by, confirmed: bool, confirmed_over: str | None = None
+) -> Activation | None:
     """Activate `version` for a person: at once when it is significantly better than the active version on
-    the same photos (or none is active), otherwise only with `confirmed`, recorded as such."""
+    the same photos (or none is active), otherwise only with `confirmed`, recorded as such.
+
+    `confirmed_over` is the id of the active version the confirmation was given against, as the page showed
+    it: when another version became active since (a training promoted automatically, another admin), the
+    person confirmed a warning about a version that no longer answers, and is asked again."""
     check = check_activation(version)
+    if check.needs_confirmation and confirmed and confirmed_over is not None:
+        if confirmed_over != str(check.active.pk):
+            raise ActivationRefused(
+                f"{check.active} became the active version after the page was shown. {check.warning}: confirm it "
+                "to activate."
+            )
     if check.needs_confirmation and not confirmed:
         raise ActivationRefused(check.warning + ": confirm it to activate.")
     if check.active is None:

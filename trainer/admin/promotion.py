@@ -71,7 +71,12 @@ class PromotionMixin:
         status, refusal = 200, ""
         if request.method == "POST":
             try:
-                do_activate_checked(version, by=request.user, confirmed=request.POST.get("confirm") == "yes")
+                do_activate_checked(
+                    version,
+                    by=request.user,
+                    confirmed=request.POST.get("confirm") == "yes",
+                    confirmed_over=request.POST.get("over"),
+                )
             except ActivationRefused as error:
                 status, refusal = 400, str(error)
             else:
