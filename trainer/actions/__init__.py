@@ -18,9 +18,11 @@ from .datasets import (
     do_set_auto_promote,
 )
 from .promotion import (
+    MEASURE_TIME_LIMIT_SECONDS,
     ActivationCheck,
     ActivationRefused,
     MeasurementRefused,
+    active_other_than,
     check_activation,
     do_activate_checked,
     do_claim_measurement,
@@ -51,9 +53,11 @@ from .versions import (
 )
 
 __all__ = [
+    "MEASURE_TIME_LIMIT_SECONDS",
     "ActivationCheck",
     "ActivationRefused",
     "MeasurementRefused",
+    "active_other_than",
     "do_activate_checked",
     "do_claim_measurement",
     "do_consider_promotion",
