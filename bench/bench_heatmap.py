@@ -50,10 +50,10 @@ def photos(count: int) -> list[bytes]:
 def run(count: int, runs: int) -> None:
     import numpy as np
 
+    from bench.bench_model import shipped_model
     from bench.bench_upload_cpu import phone_photo
     from classifier.actions import do_attach_heatmap
     from classifier.heatmaps import render_grayscale, render_overlay, upright_size
-    from bench.bench_model import shipped_model
     from trainer.images import load_for_model
     from trainer.ml.heatmaps import class_activation_maps
 
