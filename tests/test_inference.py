@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from classifier import inference
 from tests.conftest import SHARED_DATA, needs_shared_photos
+from trainer.engines import engine_class
 from trainer.models import ModelExport, ModelVersion
 
 pytestmark = [
@@ -168,27 +169,32 @@ def test_a_worker_loads_a_version_once(version, no_loaded_models, monkeypatch):
     assert len(loads) == 1
 
 
-def _serving_export(version, kind="serving_onnx") -> ModelExport:
-    return version.exports.get(kind=kind)
+def _serving_export(version, kind: str | None = None) -> ModelExport:
+    """The version's serving file of `kind`; by default the one the configured engine reads."""
+    from django.conf import settings
+
+    return version.exports.get(kind=kind or engine_class(settings.CATDOG_ENGINE).kind)
 
 
 def test_a_model_in_remote_storage_is_fetched_once_into_the_cache(remote_storage, no_loaded_models):
     call_command("ensure_shipped_model", stdout=io.StringIO())
     version = ModelVersion.objects.get()
-    onnx, head = _serving_export(version), _serving_export(version, "serving_head")
+    served, head = _serving_export(version), _serving_export(version, "serving_head")
     with pytest.raises(NotImplementedError):
-        onnx.file.path  # noqa: B018
+        served.file.path  # noqa: B018
 
     assert inference.classify(version, DOG).label == "dog"
     cached = sorted(p.name for p in remote_storage.iterdir())
-    assert cached == sorted([f"{onnx.sha256}.onnx", f"{head.sha256}.npz", f"{version.calibration_sha256}.npz"])
+    suffix = Path(served.file.name).suffix
+    assert cached == sorted([f"{served.sha256}{suffix}", f"{head.sha256}.npz", f"{version.calibration_sha256}.npz"])
     inference._loaded.clear()  # another worker process on the same machine: the cached copies serve it
-    for export in (onnx, head):
+    for export in (served, head):
         export.file.storage.delete(export.file.name)
     assert inference.classify(version, CAT).label == "cat"
 
 
-def test_a_remote_serving_file_that_is_not_the_registered_one_is_refused(remote_storage, no_loaded_models):
+def test_a_remote_serving_file_that_is_not_the_registered_one_is_refused(remote_storage, no_loaded_models, settings):
+    settings.CATDOG_ENGINE = "onnxruntime"
     call_command("ensure_shipped_model", stdout=io.StringIO())
     version = ModelVersion.objects.get()
     ModelExport.objects.filter(version=version, kind="serving_onnx").update(sha256="0" * 64)
@@ -284,7 +290,8 @@ def test_each_engine_answers_as_keras_does(version, no_loaded_models, settings, 
     assert [r.label for r in served] == [version.class_names[i] for i in expected.argmax(axis=1)]
 
 
-def test_a_version_without_a_serving_file_for_the_engine_says_how_to_make_one(version, no_loaded_models):
+def test_a_version_without_a_serving_file_for_the_engine_says_how_to_make_one(version, no_loaded_models, settings):
+    settings.CATDOG_ENGINE = "onnxruntime"
     _serving_export(version).delete()
     message = f"Version {version} has no verified ONNX serving file; run manage.py export_version {version.pk}"
     with pytest.raises(inference.ModelFileError, match=re.escape(message)):
@@ -322,7 +329,8 @@ def test_an_engine_setting_that_names_no_engine_is_refused(version, no_loaded_mo
         inference.classify(version, CAT)
 
 
-def test_a_damaged_serving_file_is_refused_as_the_files_fault(version, no_loaded_models):
+def test_a_damaged_serving_file_is_refused_as_the_files_fault(version, no_loaded_models, settings):
+    settings.CATDOG_ENGINE = "onnxruntime"
     path = Path(_serving_export(version).file.path)
     path.write_bytes(path.read_bytes()[:1000])  # cut short, as a failed copy would leave it
     with pytest.raises(inference.ModelFileError, match="cannot be loaded by onnxruntime"):
