@@ -53,8 +53,8 @@ for line in sys.stdin:
         answer = {"committed": committed[0], "ids": [p.pk for p in created]}
     else:
         rows = Prediction.objects.filter(pk__in=request["wait"])
-        while rows.filter(status="pending").exists():
-            time.sleep(0.002)
+        while rows.filter(status="pending").exists():  # the times come from the rows: polling need not be tight
+            time.sleep(0.02)
         answer = [[p.status, p.inference_ms, p.finished_at.timestamp()] for p in rows]
     print(json.dumps(answer), flush=True)
 """
@@ -69,7 +69,7 @@ class Stack:
         self.env = scratch_environment(self.scratch, broker, CATDOG_PRELOAD_MODEL="true")
         prepare(self.env, ("predictions",), root)
         self.client = subprocess.Popen(
-            [PY, "manage.py", "shell", "-c", CLIENT % USER],
+            [PY, "manage.py", "shell", "--verbosity", "0", "-c", CLIENT % USER],
             cwd=root, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.worker = None

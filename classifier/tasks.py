@@ -166,8 +166,9 @@ def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
             for prediction_id, result in zip(decoded, results, strict=True)
             if _finish_done(prediction_id, version, result)
         ]
-    for prediction_id, result in answered:
-        _attach_heatmap(prediction_id, photos[prediction_id], result.heatmap)
+    with transaction.atomic():  # and one for their heatmaps
+        for prediction_id, result in answered:
+            _attach_heatmap(prediction_id, photos[prediction_id], result.heatmap)
 
 
 def _stopped_the_worker_too_often(prediction: Prediction) -> bool:
@@ -213,7 +214,8 @@ def _attach_heatmap(prediction_id: int, photo: bytes, heatmap) -> None:
     stored is logged and the page goes without it, the answer stands."""
     try:
         png = render_grayscale(heatmap, upright_size(io.BytesIO(photo)))
-        do_attach_heatmap(prediction_id, png)
+        with transaction.atomic():  # a savepoint: one that fails leaves the others of its batch stored
+            do_attach_heatmap(prediction_id, png)
     except Exception:
         logger.exception("Prediction %s: its heatmap could not be stored; the answer stands", prediction_id)
 
