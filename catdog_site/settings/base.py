@@ -174,6 +174,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = CATDOG_MAX_FILES_PER_UPLOAD
 CATDOG_SHIPPED_MODEL_DIR = BASE_DIR / "trainer" / "shipped"
 # Where a worker keeps local copies of model files that live in remote storage.
 CATDOG_MODEL_CACHE_DIR = Path(env("CATDOG_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
+# The inference engine prediction workers serve with (trainer/engines/: onnxruntime, openvino or litert). Only a
+# version whose serving file for it passed verification at export (trainer/ml/export.py) can be activated.
+CATDOG_ENGINE = env("CATDOG_ENGINE", default="onnxruntime")
 # A prediction worker's pool process loads the active model as it starts, not on the first photo.
 CATDOG_PRELOAD_MODEL = env.bool("CATDOG_PRELOAD_MODEL", default=False)
 # Where MobileNetV2 trainings take their ImageNet weights from (trainer/ml/weights.py): a saved MobileNetV2

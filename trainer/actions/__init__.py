@@ -17,6 +17,7 @@ from .datasets import (
     do_recheck_dataset,
     do_set_auto_promote,
 )
+from .exports import NotServable, do_record_exports, serving_refusal
 from .promotion import (
     ActivationCheck,
     ActivationRefused,
@@ -51,6 +52,9 @@ from .versions import (
 )
 
 __all__ = [
+    "NotServable",
+    "do_record_exports",
+    "serving_refusal",
     "ActivationCheck",
     "ActivationRefused",
     "MeasurementRefused",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ..models import Activation, Dataset, DatasetImage, Measurement, ModelVersion, TestPhotoResult, TrainedPhoto
 from ..promotion import BETTER, NOT_DIFFERENT, Comparison, compare, percent
 from .enqueue import enqueue
+from .exports import NotServable, serving_refusal
 from .versions import do_activate_model_version, record_test_answers
 
 
@@ -84,6 +85,7 @@ class ActivationCheck:
     version: ModelVersion
     active: ModelVersion | None
     comparison: Comparison | None
+    not_servable: str = ""  # why the workers' engine cannot serve it: no confirmation can overrule that
 
     @property
     def needs_confirmation(self) -> bool:
@@ -126,13 +128,15 @@ def check_activation(version: ModelVersion) -> ActivationCheck:
     """How `version` compares with the active version on the same photos, if they share any."""
     active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
     comparison = compare_versions(version, active) if active is not None else None
-    return ActivationCheck(version=version, active=active, comparison=comparison)
+    return ActivationCheck(version, active, comparison, not_servable=serving_refusal(version))
 
 
 def do_activate_checked(version: ModelVersion, *, by, confirmed: bool) -> Activation | None:
     """Activate `version` for a person: at once when it is significantly better than the active version on
     the same photos (or none is active), otherwise only with `confirmed`, recorded as such."""
     check = check_activation(version)
+    if check.not_servable:
+        raise NotServable(f"{version} cannot be activated: {check.not_servable}")
     if check.needs_confirmation and not confirmed:
         raise ActivationRefused(check.warning + ": confirm it to activate.")
     if check.active is None:
@@ -158,6 +162,8 @@ def do_consider_promotion(version: ModelVersion) -> bool:
     activated = False
     if lineage is None or not lineage.auto_promote:
         reason = "Automatic promotion is off for this lineage" + (f" ({lineage})." if lineage else ".")
+    elif check.not_servable:
+        reason = f"Not activated: not servable: {check.not_servable}"
     elif check.active is None:
         reason = "No version is active: activate one by hand first."
     elif check.comparison is None:

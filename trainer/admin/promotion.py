@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from ..actions import (
     ActivationRefused,
     MeasurementRefused,
+    NotServable,
     check_activation,
     do_activate_checked,
     do_request_measurements,
@@ -71,7 +72,7 @@ class PromotionMixin:
         if request.method == "POST":
             try:
                 do_activate_checked(version, by=request.user, confirmed=request.POST.get("confirm") == "yes")
-            except ActivationRefused as error:
+            except (ActivationRefused, NotServable) as error:
                 status, refusal = 400, str(error)
             else:
                 self.message_user(
