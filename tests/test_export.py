@@ -45,9 +45,14 @@ def shipped(tmp_path_factory):
     return model, export_serving(model, tmp_path_factory.mktemp("shipped"))
 
 
-def _assert_all_pass(agreements, photos):
-    from trainer.ml.export import TOLERANCE
+def _by_kind(exported):
+    return {export.kind: export for export in exported}
 
+
+def _assert_all_pass(exported, photos):
+    from trainer.ml.agreement import TOLERANCE
+
+    agreements = _by_kind(exported)
     assert set(agreements) == {"serving_onnx", "serving_tflite", "serving_head"}
     for kind, agreement in agreements.items():
         assert agreement.passed, (kind, agreement.error)
@@ -99,7 +104,7 @@ def test_the_files_of_another_model_fail_verification(tiny):
     from trainer.ml.export import verify
 
     _, files = tiny
-    agreements = verify(_tiny_cnn(seed=2), _photos(), files)
+    agreements = _by_kind(verify(_tiny_cnn(seed=2), _photos(), files))
     for kind, agreement in agreements.items():
         assert not agreement.passed, kind
         assert "probabilities differ from Keras's by up to" in agreement.error
@@ -110,15 +115,16 @@ def test_the_files_of_another_model_fail_verification(tiny):
 def test_files_of_weights_that_moved_by_one_percent_fail_verification(shipped):
     import keras
 
-    from trainer.ml.export import TOLERANCE, verify
+    from trainer.ml.agreement import TOLERANCE
+    from trainer.ml.export import verify
 
     _, files = shipped
     moved = keras.saving.load_model(SHIPPED, compile=False)
     dense = moved.get_layer("head").layers[-1]
     kernel, bias = dense.get_weights()
     dense.set_weights([kernel * 1.01, bias])
-    for kind, agreement in verify(moved, _photos(), files).items():
-        assert not agreement.passed, kind
+    for agreement in verify(moved, _photos(), files):
+        assert not agreement.passed, agreement.kind
         assert agreement.max_difference > TOLERANCE
 
 
@@ -128,7 +134,7 @@ def test_a_file_no_engine_can_load_fails_and_says_so(tiny, tmp_path):
     model, files = tiny
     damaged = tmp_path / "serving.onnx"
     damaged.write_bytes(files["serving_onnx"].read_bytes()[:1000])
-    [agreement] = verify(model, _photos(), {"serving_onnx": damaged}).values()
+    [agreement] = verify(model, _photos(), {"serving_onnx": damaged})
     assert not agreement.passed
     assert "onnxruntime could not load it" in agreement.error
 
@@ -137,6 +143,6 @@ def test_without_test_photos_nothing_is_verified(tiny):
     from trainer.ml.export import verify
 
     model, files = tiny
-    for agreement in verify(model, [], files).values():
+    for agreement in verify(model, [], files):
         assert not agreement.passed
         assert "no test photos" in agreement.error

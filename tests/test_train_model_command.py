@@ -16,6 +16,8 @@ from trainer.actions import do_activate_model_version, do_register_model_version
 from trainer.files import file_sha256
 from trainer.models import ModelVersion
 
+from .training_helpers import give_verified_exports, saved_version
+
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
@@ -202,8 +204,9 @@ def test_ensure_shipped_model_leaves_another_active_version_active(tmp_path):
         params={},
         metrics={"accuracy": 0.5},
         summary="",
-        activate=True,
     )
+    give_verified_exports(mine)
+    do_activate_model_version(mine)
     ensure()
     shipped = ModelVersion.objects.exclude(pk=mine.pk).get()
     mine.refresh_from_db()
@@ -238,7 +241,7 @@ def test_ensure_shipped_model_says_when_nothing_is_shipped(settings, tmp_path):
 def test_activating_another_version_is_not_undone_by_ensure():
     ensure()
     shipped = ModelVersion.objects.get()
-    other = ModelVersion.objects.create(name="other", architecture="simple_cnn", status="ready")
+    other = saved_version(name="other", architecture="simple_cnn")
     do_activate_model_version(other)
     ensure()
     shipped.refresh_from_db()

@@ -18,6 +18,7 @@ TRAINING_ONLY = [
     "trainer.ml.calibrate",
     "trainer.ml.serving",
     "trainer.ml.export",
+    "trainer.ml.downloads",
 ]
 
 _IMPORT_WHAT_THE_WEB_CAN_LOAD = """

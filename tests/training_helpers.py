@@ -3,7 +3,7 @@
 import pytest
 
 from trainer.actions import do_request_training
-from trainer.models import ModelVersion
+from trainer.models import ModelExport, ModelVersion
 
 # Settings as trainer.forms.TrainingForm.params() resolves them; small enough to train in seconds.
 TINY = {
@@ -26,10 +26,29 @@ def request_tiny_training(dataset, **overrides):
     return version
 
 
-def saved_version(**fields) -> ModelVersion:
-    """A model version row as the admin lists it (ready, two classes unless told), with no file."""
+def saved_version(*, servable: bool = True, **fields) -> ModelVersion:
+    """A model version row as the admin lists it (ready, two classes unless told), with no file; a ready one
+    has verified serving exports (rows, no files) unless `servable` is False, so that it may be activated."""
     defaults = {"name": "v", "architecture": "mobilenet_v2", "status": "ready", "class_names": ["cat", "dog"]}
-    return ModelVersion.objects.create(**{**defaults, **fields})
+    version = ModelVersion.objects.create(**{**defaults, **fields})
+    if servable and version.status == ModelVersion.Status.READY:
+        give_verified_exports(version)
+    return version
+
+
+def give_verified_exports(version: ModelVersion) -> None:
+    """Serving export rows (no files) that passed verification on 10 photos: the version can be activated."""
+    ModelExport.objects.bulk_create(
+        ModelExport(
+            version=version,
+            kind=kind,
+            status=ModelExport.Status.VERIFIED,
+            photos_checked=10,
+            max_difference=1e-6,
+            top1_disagreements=0,
+        )
+        for kind in ("serving_onnx", "serving_tflite", "serving_head")
+    )
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ PHASES = {
     "features": "Computing the frozen network's features",
     "training": "Training",
     "calibrating": "Fitting \u201cnone of these\u201d and measuring every test photo",
+    "exporting": "Exporting the serving files and checking them against Keras on every test photo",
     "saving": "Measuring and saving the model",
 }
 

@@ -47,7 +47,8 @@ from .datasets import (
 )
 from .files import copy_verified
 from .heartbeat import Heartbeat
-from .ml import TUNABLE_SETTINGS
+from .ml import SERVING_FILES, TUNABLE_SETTINGS
+from .ml.agreement import ExportedFile
 from .ml.data import DatasetError, check_images, list_class_folder
 from .ml.weights import WeightsUnavailable, check_weights
 from .models import ModelVersion
@@ -125,9 +126,16 @@ def train_model_version(self, version_id: int) -> None:
         with tempfile.TemporaryDirectory(prefix="catdog-train-") as tmp:
             with heartbeat.running():  # its last beat, on the way out, records the last epoch
                 result, test_sha256 = _train(version, Path(tmp), heartbeat)
+                heartbeat.set(phase="exporting")
+                exports = export_or_record_failure(result, Path(tmp) / "exports")
                 heartbeat.set(phase="saving")
             if do_finish_training(
-                version_id, started_at, model_path=result.model_path, result=result, test_sha256=test_sha256
+                version_id,
+                started_at,
+                model_path=result.model_path,
+                result=result,
+                test_sha256=test_sha256,
+                exports=exports,
             ):
                 logger.info("Version %s trained: test accuracy %.4f", version, result.metrics["accuracy"])
                 return
@@ -207,6 +215,24 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
         raise _Cancelled(f"Cancelled by an administrator{at}.") from None
     result.test_answers = _named_as_added(result.test_answers, version.test_dataset, version.dataset)
     return result, folder_images_sha256(result.test_paths)
+
+
+def export_or_record_failure(result, folder: Path) -> list[ExportedFile]:
+    """The trained model's serving files, each verified on every test photo. A failure is recorded on the
+    files, not raised: the trained version is kept (ready, but not servable until exported again)."""
+    from .ml.export import export_verified  # TensorFlow: worker only
+
+    try:
+        return export_verified(result.model_path, result.test_paths, folder)
+    except SoftTimeLimitExceeded:
+        error = "The export was stopped: the training had reached its time limit."
+    except Exception as unexpected:
+        logger.exception("The export of a trained model failed")
+        error = (
+            f"The export failed unexpectedly ({type(unexpected).__name__}: {unexpected}); the training worker's log "
+            "has the details. Export it again with manage.py export_version."
+        )
+    return [ExportedFile(kind, None, error=error) for kind in SERVING_FILES]
 
 
 # --- Measuring a version on a test set (promotion on evidence) ---------------------------------------------

@@ -176,9 +176,10 @@ CATDOG_SHIPPED_MODEL_DIR = BASE_DIR / "trainer" / "shipped"
 CATDOG_MODEL_CACHE_DIR = Path(env("CATDOG_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
 # A prediction worker's pool process loads the active model as it starts, not on the first photo.
 CATDOG_PRELOAD_MODEL = env.bool("CATDOG_PRELOAD_MODEL", default=False)
-# The engine prediction workers serve with (trainer/engines/: litert, onnxruntime, openvino) and its threads
-# (0: every core the process may use). LiteRT: as fast as ONNX Runtime back to back, faster after a pause and
-# lighter (README "Serving engine" has the figures).
+# The inference engine prediction workers serve with (trainer/engines/: litert, onnxruntime or openvino) and its
+# threads (0: every core the process may use). Only a version whose serving file for it passed verification at
+# export (trainer/ml/export.py) can be activated. LiteRT: as fast as ONNX Runtime back to back, faster after a
+# pause and lighter (README "Serving engine" has the figures).
 CATDOG_ENGINE = env("CATDOG_ENGINE", default="litert")
 CATDOG_ENGINE_THREADS = env.int("CATDOG_ENGINE_THREADS", default=0)
 # Micro-batching (classifier/tasks.py): a worker that finds other photos waiting answers up to CATDOG_BATCH_MAX

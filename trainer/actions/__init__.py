@@ -17,6 +17,7 @@ from .datasets import (
     do_recheck_dataset,
     do_set_auto_promote,
 )
+from .exports import NotServable, do_record_exports, serving_refusal
 from .promotion import (
     MEASURE_TIME_LIMIT_SECONDS,
     ActivationCheck,
@@ -54,6 +55,9 @@ from .versions import (
 
 __all__ = [
     "MEASURE_TIME_LIMIT_SECONDS",
+    "NotServable",
+    "do_record_exports",
+    "serving_refusal",
     "ActivationCheck",
     "ActivationRefused",
     "MeasurementRefused",

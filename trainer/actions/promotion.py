@@ -18,6 +18,7 @@ from django.utils import timezone
 from ..models import Activation, Dataset, DatasetImage, Measurement, ModelVersion, TestPhotoResult, TrainedPhoto
 from ..promotion import BETTER, NOT_DIFFERENT, Comparison, compare, percent
 from .enqueue import enqueue
+from .exports import NotServable, serving_refusal
 from .versions import do_activate_model_version, record_test_answers
 
 # measure_model_version's hard time limit (trainer/tasks.py): a measurement still running past it lost its worker.
@@ -87,6 +88,7 @@ class ActivationCheck:
     version: ModelVersion
     active: ModelVersion | None
     comparison: Comparison | None
+    not_servable: str = ""  # why the workers' engine cannot serve it: no confirmation can overrule that
 
     @property
     def needs_confirmation(self) -> bool:
@@ -134,7 +136,7 @@ def check_activation(version: ModelVersion) -> ActivationCheck:
     """How `version` compares with the active version on the same photos, if they share any."""
     active = active_other_than(version)
     comparison = compare_versions(version, active) if active is not None else None
-    return ActivationCheck(version=version, active=active, comparison=comparison)
+    return ActivationCheck(version, active, comparison, not_servable=serving_refusal(version))
 
 
 def do_activate_checked(
@@ -147,6 +149,8 @@ def do_activate_checked(
     it: when another version became active since (a training promoted automatically, another admin), the
     person confirmed a warning about a version that no longer answers, and is asked again."""
     check = check_activation(version)
+    if check.not_servable:
+        raise NotServable(f"{version} cannot be activated: {check.not_servable}")
     if check.needs_confirmation and confirmed and confirmed_over is not None:
         if confirmed_over != str(check.active.pk):
             raise ActivationRefused(
@@ -178,6 +182,8 @@ def do_consider_promotion(version: ModelVersion) -> bool:
     activated = False
     if lineage is None or not lineage.auto_promote:
         reason = "Automatic promotion is off for this lineage" + (f" ({lineage})." if lineage else ".")
+    elif check.not_servable:
+        reason = f"Not activated: not servable: {check.not_servable}"
     elif check.active is None:
         reason = "No version is active: activate one by hand first."
     elif check.comparison is None:

@@ -10,8 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..files import delete_files
-from ..models import Dataset, ModelVersion
+from ..models import Dataset, ModelExport, ModelVersion
 from .enqueue import enqueue
+from .exports import store_export_files
 from .promotion import do_consider_promotion
 from .versions import record_test_answers, record_trained_photos, store_calibration_file, store_model_file
 
@@ -140,15 +141,19 @@ def do_beat_training(version_id: int, started_at, progress: dict) -> bool | None
     return ModelVersion.objects.filter(pk=version_id).values_list("cancel_requested", flat=True).first()
 
 
-def do_finish_training(version_id: int, started_at, *, model_path: Path, result, test_sha256: str) -> bool:
-    """Store the trained model through the storage API and make the version ready, if this run still
-    holds it and nobody asked to cancel; otherwise the stored file is removed again. A finished version
-    keeps its test answers and the photos it was trained on, and is activated if its lineage promotes
-    automatically and it is significantly better than the active version (promotion.py)."""
+def do_finish_training(version_id: int, started_at, *, model_path: Path, result, test_sha256: str, exports=()) -> bool:
+    """Store the trained model and its exports (trainer/ml/agreement.py ExportedFile) through the storage API
+    and make the version ready, if this run still holds it and nobody asked to cancel; otherwise the stored
+    files are removed again. A finished version keeps its test answers, the photos it was trained on and its
+    exports, failed or not (a version whose serving file failed is ready but cannot be activated), and is
+    activated if its lineage promotes automatically and it is significantly better than the active version
+    (promotion.py)."""
     version = ModelVersion.objects.get(pk=version_id)
     sha256 = store_model_file(version, model_path)
     calibration_sha256 = store_calibration_file(version, result.calibration_path)
+    export_rows = store_export_files(version, list(exports))
     names = [name for name in (version.file.name, version.calibration.name) if name]
+    names += [row.file.name for row in export_rows if row.file.name]
     with transaction.atomic():
         finished = ModelVersion.objects.filter(
             pk=version_id, status=ModelVersion.Status.RUNNING, started_at=started_at, cancel_requested=False
@@ -175,6 +180,7 @@ def do_finish_training(version_id: int, started_at, *, model_path: Path, result,
             version.refresh_from_db()  # its test_sha256, which names its answers' photo set
             record_test_answers(version, result.test_answers)
             record_trained_photos(version, result.train_sha256s)
+            ModelExport.objects.bulk_create(export_rows)
             do_consider_promotion(version)
         else:
             transaction.on_commit(lambda: delete_files(names))  # stored for a row that did not take them

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from ..files import delete_files, file_sha256
 from ..ml import OPERATING_POINTS
 from ..models import Activation, Dataset, ModelVersion, TestPhotoResult, TrainedPhoto
+from .exports import check_servable, do_record_exports
 
 
 @transaction.atomic
@@ -32,11 +33,12 @@ def do_register_model_version(
     calibration_report: dict | None = None,
     test_answers=(),
     trained_sha256s=(),
+    exports=(),
     activate: bool = False,
 ) -> ModelVersion:
-    """Store a trained `.keras` file (and its calibration) through the storage API and record it as a ready
-    version with its test answers, trained at `trained_at` (now, unless the model was trained elsewhere, as
-    the shipped one was), and the photos it was trained on (`trained_sha256s`)."""
+    """Store a trained `.keras` file (and its calibration and exports) through the storage API and record it as
+    a ready version with its test answers, trained at `trained_at` (now, unless the model was trained elsewhere,
+    as the shipped one was), and the photos it was trained on (`trained_sha256s`)."""
     version = ModelVersion(
         name=name,
         status=ModelVersion.Status.READY,
@@ -59,6 +61,8 @@ def do_register_model_version(
     version.save()
     record_test_answers(version, test_answers)
     record_trained_photos(version, trained_sha256s)
+    if exports:
+        do_record_exports(version, list(exports))
     if activate:
         do_activate_model_version(version, reason="Activated as it was registered, as asked (train_model --activate).")
     return version
@@ -144,10 +148,12 @@ def do_activate_model_version(
 
     Workers read the active version for every prediction (classifier/tasks.py), so the next photo is
     answered by it, with no restart. Rolling back is activating the earlier version. Whether the evidence
-    allows it is the caller's question (trainer/actions/promotion.py `check_activation`).
+    allows it is the caller's question (trainer/actions/promotion.py `check_activation`); whether the workers'
+    engine can serve it is asked here, for every caller: NotServable says why not.
     """
     if version.status != ModelVersion.Status.READY:
         raise ValueError(f"{version} is {version.get_status_display().lower()}, not ready: it cannot answer.")
+    check_servable(version)
     previous = ModelVersion.objects.select_for_update().filter(is_active=True).first()
     if previous is not None and previous.pk == version.pk:
         return None

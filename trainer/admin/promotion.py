@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from ..actions import (
     ActivationRefused,
     MeasurementRefused,
+    NotServable,
     active_other_than,
     check_activation,
     do_activate_checked,
@@ -77,7 +78,7 @@ class PromotionMixin:
                     confirmed=request.POST.get("confirm") == "yes",
                     confirmed_over=request.POST.get("over"),
                 )
-            except ActivationRefused as error:
+            except (ActivationRefused, NotServable) as error:
                 status, refusal = 400, str(error)
             else:
                 self.message_user(

@@ -16,12 +16,13 @@ from ..models import ModelVersion
 from ..presenters import progress_summary, settings_rows, training_progress, version_report
 from .calibration import calibration_context, operating_point_view
 from .errors import ErrorAnalysisMixin
+from .exports import ExportsMixin
 from .polling import poll_answer, poll_view
 from .promotion import PromotionMixin
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, admin.ModelAdmin):
+class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, ExportsMixin, admin.ModelAdmin):
     """Versions come from trainings (started on a dataset's page) or `manage.py train_model`; here they
     are watched, cancelled, compared, activated and rolled back. Nothing about a version is edited."""
 
@@ -89,6 +90,7 @@ class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, admin.ModelAdmin):
         return [
             *self.error_analysis_urls(),  # first: their class names could end like the paths below
             *self.promotion_urls(),
+            *self.exports_urls(),
             path("<path:object_id>/cancel/", view(self.cancel_view), name="trainer_modelversion_cancel"),
             path("<path:object_id>/updates/", poll_view(self, self.updates_view), name="trainer_modelversion_updates"),
             # The calibration section's form (trainer/admin/calibration.py).
@@ -135,6 +137,7 @@ class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, admin.ModelAdmin):
         check = check_activation(version) if version.status == ModelVersion.Status.READY else None
         training = self._training_context(version)
         promotion = version.metrics.get("promotion") if isinstance(version.metrics, dict) else None
+        exports = self.exports_context(version)
         return {
             **training,
             **self.error_analysis_context(version, training["confusion"]),
@@ -142,6 +145,7 @@ class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, admin.ModelAdmin):
             "can_activate": (
                 version.status == ModelVersion.Status.READY
                 and not version.is_active
+                and not exports.get("not_servable")
                 and self.has_activate_permission(request)
             ),
             "activation_needs_confirmation": bool(check and check.needs_confirmation),
@@ -151,4 +155,5 @@ class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, admin.ModelAdmin):
             "activate_url": reverse("admin:trainer_modelversion_activate", args=[version.pk]),
             "cancel_url": reverse("admin:trainer_modelversion_cancel", args=[version.pk]),
             **calibration_context(request, version),
+            **exports,
         }

@@ -19,6 +19,10 @@ ENGINES = {
     "litert": "trainer.engines.litert:LiteRtEngine",
 }
 
+# setting name -> the ModelExport kind it reads (each class's `kind`), known without importing its runtime:
+# the web process asks it to tell whether a version can be served (trainer/actions/exports.py).
+KINDS = {"onnxruntime": "serving_onnx", "openvino": "serving_onnx", "litert": "serving_tflite"}
+
 
 class EngineUnavailable(Exception):
     """The engine's runtime is not installed here, or it refused the model file."""

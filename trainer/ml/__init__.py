@@ -46,6 +46,11 @@ TUNABLE_SETTINGS = (
     "augment_copies",
 )
 
+# The files made from a version's .keras (trainer/ml/export.py): ModelExport kind -> the end of the file's name.
+# The serving files are what prediction workers load; here, not in export.py, so that storing them needs no
+# TensorFlow.
+SERVING_FILES = {"serving_onnx": "serving.onnx", "serving_tflite": "serving.tflite", "serving_head": "head.npz"}
+
 # The two answers beside a class name that a calibrated version gives (trainer/ml/verdicts.py): "unsure",
 # the photo shows one of its classes but it cannot tell which; "other", the photo shows none of them. No
 # class may bear either name.

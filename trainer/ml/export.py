@@ -16,22 +16,20 @@ their probabilities with Keras's. Imports TensorFlow: the training worker and ma
 
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from . import SERVING_FILES
+from .agreement import ExportedFile, Tally, agreement
 from .data import image_batches
 from .heatmaps import DenseLayer, load_head, save_head
 from .serving import head_layers, pixels_function, serving_model
 
-# The largest difference from Keras's probabilities an exported file may give on any test photo; and its
-# top answer must be Keras's on every one. The engines measured here stay under 1e-6 on the shipped model.
-TOLERANCE = 1e-4
-SERVING_ONNX, SERVING_TFLITE, SERVING_HEAD = "serving_onnx", "serving_tflite", "serving_head"
-SERVING_FILES = {SERVING_ONNX: "serving.onnx", SERVING_TFLITE: "serving.tflite", SERVING_HEAD: "head.npz"}
+SERVING_ONNX, SERVING_TFLITE, SERVING_HEAD = SERVING_FILES
 ONNX_OPSET = 17
 _BATCH = 32
 
@@ -61,9 +59,13 @@ def write_onnx(function: tf.types.experimental.GenericFunction, path: Path) -> P
 def write_tflite(model: keras.Model, function: tf.types.experimental.GenericFunction, path: Path) -> Path:
     """`function`, which calls `model`, as a TFLite file with the weights inside, through a SavedModel."""
     with tempfile.TemporaryDirectory(prefix="catdog-export-") as tmp:
-        saved = write_saved_model(model, function, Path(tmp) / "saved_model")
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=["serving_default"])
-        path.write_bytes(converter.convert())
+        return tflite_from_saved_model(write_saved_model(model, function, Path(tmp) / "saved_model"), path)
+
+
+def tflite_from_saved_model(saved: Path, path: Path) -> Path:
+    """The SavedModel `saved`'s "serving_default" signature as a TFLite file: its names, its weights inside."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=["serving_default"])
+    path.write_bytes(converter.convert())
     return path
 
 
@@ -79,44 +81,20 @@ def write_saved_model(model: keras.Model, function: tf.types.experimental.Generi
 # --- Verification ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Agreement:
-    """How an exported file answered the test photos, against Keras."""
-
-    photos_checked: int
-    max_difference: float  # the largest |probability - Keras's| over every photo, class and engine
-    top1_disagreements: int  # photos whose top class differs from Keras's, with the worst engine
-    error: str = ""  # why it failed, in words an administrator understands; "" when it passed
-
-    @property
-    def passed(self) -> bool:
-        return not self.error
+def export_verified(model_path: Path, photos: list[Path], folder: Path) -> list[ExportedFile]:
+    """The serving files of the saved model `model_path`, written into `folder`, each verified on `photos`."""
+    model = keras.saving.load_model(model_path, compile=False)
+    files = export_serving(model, folder)
+    return verify(model, photos, files)
 
 
-def verify(model: keras.Model, photos: list[Path], files: dict[str, Path]) -> dict[str, Agreement]:
+def verify(model: keras.Model, photos: list[Path], files: dict[str, Path]) -> list[ExportedFile]:
     """Check each of `files` ({kind: path}) against `model` on `photos`, decoded as the server decodes them.
 
     An engine file is run by every engine of trainer/engines that reads its kind; the head file is checked
     by giving Keras's features to its dense layers. A file passes when, with every engine, no photo's top
-    class differs from Keras's and no probability by more than TOLERANCE.
+    class differs from Keras's and no probability by more than TOLERANCE (trainer/ml/agreement.py).
     """
-    size = model.input_shape[1]
-    serve = pixels_function(serving_model(model))
-    tallies, runners = _load_runners(files)
-    for pixels in image_batches(list(photos), size, _BATCH):
-        reference = {name: value.numpy() for name, value in serve(pixels).items()}
-        for (kind, name), run in runners.items():
-            tally = tallies[kind][name]
-            if not tally.error:
-                try:
-                    tally.add(reference["probabilities"], run(pixels, reference))
-                except Exception as error:
-                    tally.error = f"{name} could not run it: {error}"
-    return {kind: _agreement(len(photos), tallies[kind]) for kind in files}
-
-
-def _load_runners(files: dict[str, Path]) -> tuple[dict[str, dict[str, "_Tally"]], dict]:
-    """For each file, a tally per engine that reads it, and those engines loaded: {(kind, engine name): run}."""
     from trainer.engines import ENGINES, EngineUnavailable, engine_class
 
     engines, missing = [], []
@@ -127,21 +105,43 @@ def _load_runners(files: dict[str, Path]) -> tuple[dict[str, dict[str, "_Tally"]
             missing.append(f"Not every engine could check it here: {error}")
     tallies, runners = {}, {}
     for kind, path in files.items():
+        tallies[kind] = {}
         if kind == SERVING_HEAD:
-            loaders = {"NumPy": lambda path=path: _head_runner(path)}
-        else:
-            loaders = {e.name: lambda e=e, path=path: _engine_runner(e, path) for e in engines if e.kind == kind}
-        tallies[kind] = {name: _Tally() for name in loaders}
-        if missing and kind != SERVING_HEAD:
-            tallies[kind]["missing"] = _Tally(error=" ".join(missing))
-        if not loaders:
-            tallies[kind]["none"] = _Tally(error=f"No engine reads a {kind} file.")
-        for name, load in loaders.items():
-            try:
-                runners[kind, name] = load()
-            except Exception as error:  # the engine refused the file
-                tallies[kind][name].error = f"{name} could not load it: {error}"
-    return tallies, runners
+            load_runner(kind, "NumPy", lambda path=path: _head_runner(path), tallies, runners)
+            continue
+        if missing:
+            tallies[kind]["missing"] = Tally(error=" ".join(missing))
+        readers = [engine for engine in engines if engine.kind == kind]
+        if not readers:
+            tallies[kind]["none"] = Tally(error=f"No engine reads a {kind} file.")
+        for engine in readers:
+            load_runner(kind, engine.name, lambda e=engine, path=path: _engine_runner(e, path), tallies, runners)
+    serve = pixels_function(serving_model(model))
+    tally(image_batches(list(photos), model.input_shape[1], _BATCH), serve, runners, tallies)
+    return [agreement(kind, path, len(photos), tallies[kind]) for kind, path in files.items()]
+
+
+def load_runner(kind: str, name: str, load: Callable, tallies: dict, runners: dict) -> None:
+    """Load the file of `kind` with the runtime `name` into `runners`, or record on its tally why it could not."""
+    tallies[kind][name] = Tally()
+    try:
+        runners[kind, name] = load()
+    except Exception as error:  # the runtime refused the file
+        tallies[kind][name].error = f"{name} could not load it: {error}"
+
+
+def tally(batches: Iterable[np.ndarray], reference: Callable, runners: dict, tallies: dict) -> None:
+    """Give each batch of pixels to `reference` (Keras) and to every runner ({(kind, runtime): run}) that has not
+    failed yet, adding how they differ to the runner's tally."""
+    for pixels in batches:
+        expected = {name: np.asarray(value) for name, value in reference(pixels).items()}
+        for (kind, name), run in runners.items():
+            counted = tallies[kind][name]
+            if not counted.error:
+                try:
+                    counted.add(expected["probabilities"], run(pixels, expected)["probabilities"])
+                except Exception as error:
+                    counted.error = f"{name} could not run it: {error}"
 
 
 def _engine_runner(engine, path: Path):
@@ -168,43 +168,3 @@ def head_probabilities(head: list[DenseLayer], features: np.ndarray) -> np.ndarr
         elif layer.activation != "linear":
             raise ValueError(f"A {layer.activation} layer is not understood.")
     return x
-
-
-@dataclass
-class _Tally:
-    photos: int = 0
-    max_difference: float = 0.0
-    disagreements: int = 0
-    error: str = ""
-
-    def add(self, reference: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
-        probabilities = np.asarray(outputs["probabilities"], dtype=np.float32)
-        if probabilities.shape != reference.shape:
-            raise ValueError(f"it gives probabilities of shape {probabilities.shape}, Keras {reference.shape}")
-        difference = float(np.abs(probabilities - reference).max()) if len(reference) else 0.0
-        self.max_difference = max(self.max_difference, difference if np.isfinite(difference) else float("inf"))
-        self.disagreements += int((probabilities.argmax(axis=1) != reference.argmax(axis=1)).sum())
-        self.photos += len(reference)
-
-
-def _agreement(photos: int, tallies: dict[str, _Tally]) -> Agreement:
-    worst_difference = max((t.max_difference for t in tallies.values()), default=0.0)
-    worst_disagreements = max((t.disagreements for t in tallies.values()), default=0)
-    agreement = Agreement(photos, worst_difference, worst_disagreements)
-    errors = [t.error for t in tallies.values() if t.error]
-    if not photos:
-        errors.append("There were no test photos to check it on.")
-    for name, tally in tallies.items():
-        if tally.error:
-            continue
-        if tally.disagreements:
-            errors.append(
-                f"With {name}, its top answer differs from Keras's on {tally.disagreements} of {photos} test photos."
-            )
-        if tally.max_difference > TOLERANCE:
-            errors.append(
-                f"With {name}, its probabilities differ from Keras's by up to {tally.max_difference:.2g} "
-                f"(at most {TOLERANCE:g} is accepted)."
-            )
-    agreement.error = " ".join(errors)
-    return agreement

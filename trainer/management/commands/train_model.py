@@ -85,6 +85,7 @@ class Command(BaseCommand):
 
             self._print_result(result)
             test_sha256 = folder_images_sha256(result.test_paths)
+            exports = [] if options["no_register"] else self._export(result, Path(scratch) / "exports")
             if output is not None:
                 sidecar = output.with_suffix(".json")
                 sidecar.write_text(
@@ -106,10 +107,20 @@ class Command(BaseCommand):
                     test_answers=result.test_answers,
                     test_sha256=test_sha256,
                     trained_sha256s=result.train_sha256s,
+                    exports=exports,
                     activate=options["activate"],
                 )
                 state = "active" if version.is_active else "not active"
                 self.stdout.write(self.style.SUCCESS(f"Registered model version {version} ({state})."))
+
+    def _export(self, result, folder: Path) -> list:
+        """The serving files, verified on every test photo, as the training worker makes them (trainer/tasks.py)."""
+        from trainer.tasks import export_or_record_failure
+
+        exports = export_or_record_failure(result, folder)
+        for export in exports:
+            self.stdout.write(f"  {export.summary()}")
+        return exports
 
     def _print_result(self, result) -> None:
         """The photos skipped, then how well the model scored on the test photos."""
