@@ -58,6 +58,7 @@ USER, PASSWORD = "bench", "bench-pass-123"  # a scratch database's only user
 
 def scratch_environment(scratch: Path, broker: str, database_url: str | None = None, **extra: str) -> dict:
     """The environment of every process of a benchmark: the app in `scratch`, DEBUG off, on `broker`."""
+    redis, database = broker.rsplit("/", 1)
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "catdog_site.settings.local",
@@ -66,7 +67,11 @@ def scratch_environment(scratch: Path, broker: str, database_url: str | None = N
         "CATDOG_MEDIA_ROOT": str(scratch / "media"),
         "CATDOG_MODEL_CACHE_DIR": str(scratch / "model-cache"),
         "CELERY_BROKER_URL": broker,
-        "CACHE_URL": "locmemcache://",  # the rate limits' counters: make run's Redis is not running
+        # The rate limits' counters, in the broker's Redis (make run's is not running), two databases below the
+        # broker's; and limits no benchmark reaches (it polls every few milliseconds).
+        "CACHE_URL": f"{redis}/{(int(database) - 2) % 16}",
+        "CATDOG_RATELIMIT_API": "100000/s",
+        "CATDOG_RATELIMIT_API_UPLOADS": "100000/m",
         "DJANGO_LOG_LEVEL": "WARNING",
         **extra,
     }
@@ -126,8 +131,12 @@ class ApiStack:
              "--hostname", f"bench-{name}@%h", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
             cwd=root, env=env, stdout=logs, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_for(lambda: requests.get(f"{self.base}/accounts/login/", timeout=2).ok, 60, f"the {name} web server")
-        self.api = api_session(self.base)
+        try:
+            wait_for(lambda: requests.get(f"{self.base}/accounts/login/", timeout=2).ok, 60, f"the {name} web server")
+            self.api = api_session(self.base)
+        except BaseException:
+            self.stop()  # nothing left running behind a failed start
+            raise
         self.latencies, self.model_ms, self.correct = [], [], 0
 
     def round_trip(self, photo: Path, poll: float) -> None:
@@ -175,8 +184,9 @@ def main():
     args = parser.parse_args()
 
     print(f"load average {os.getloadavg()}")
-    stacks = [ApiStack("now", ROOT, args.port, args.broker, args.database_url)]
+    stacks = []
     try:
+        stacks.append(ApiStack("now", ROOT, args.port, args.broker, args.database_url))
         if args.today:
             sys.path.insert(0, str(ROOT))  # run as a script, this folder is the first on the path
             from bench.today import today_checkout
