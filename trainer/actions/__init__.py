@@ -17,7 +17,15 @@ from .datasets import (
     do_recheck_dataset,
     do_set_auto_promote,
 )
-from .exports import NotServable, do_record_exports, serving_refusal
+from .exports import (
+    DownloadsRefused,
+    NotServable,
+    do_fail_downloads,
+    do_finish_downloads,
+    do_record_exports,
+    do_request_downloads,
+    serving_refusal,
+)
 from .promotion import (
     ActivationCheck,
     ActivationRefused,
@@ -53,6 +61,10 @@ from .versions import (
 
 __all__ = [
     "NotServable",
+    "DownloadsRefused",
+    "do_fail_downloads",
+    "do_finish_downloads",
+    "do_request_downloads",
     "do_record_exports",
     "serving_refusal",
     "ActivationCheck",
