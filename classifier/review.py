@@ -134,14 +134,21 @@ def review_reasons(prediction: Prediction) -> list[str]:
     return reasons
 
 
+def shown_photos():
+    """The predictions whose photos the review pages may show: those of owners who allow their corrections to
+    be used (the queue's), and those decided on (the list of decided items, whatever their owners said since).
+    A reviewer who may not see predictions sees no other person's photo by its id."""
+    return Prediction.objects.filter(allows_corrections("owner") | Q(review__isnull=False))
+
+
 def decided_reviews(decision: str = ""):
     """Accepted and rejected decisions, the latest first (skipped ones are still in the queue)."""
     reviews = Review.objects.exclude(decision=Review.Decision.SKIPPED)
     if decision:
         reviews = reviews.filter(decision=decision)
-    return reviews.select_related("prediction__owner", "prediction__model_version", "decided_by").order_by(
-        "-decided_at", "-pk"
-    )
+    # The list shows each one's owner, answer and feedback: loaded with the reviews, not one query per row.
+    related = ("prediction__owner", "prediction__model_version", "prediction__feedback", "decided_by")
+    return reviews.select_related(*related).order_by("-decided_at", "-pk")
 
 
 def accepted_for_training():

@@ -140,6 +140,17 @@ def test_nothing_to_add_is_refused_saying_why_leaving_nothing(root, user, settin
     assert media_files(settings) == before
 
 
+def test_a_name_taken_meanwhile_is_refused_saying_so_leaving_nothing(root, user, settings):
+    """The form checks the name, but a second click, or another admin, can take it before the version is made."""
+    do_derive_dataset_version(root, [accepted("cat", 1)], by=user)  # "pets v2"
+    addition = accepted("dog", 2)
+    datasets, before = Dataset.objects.count(), media_files(settings)
+
+    with pytest.raises(DatasetRefused, match="A dataset is already named “pets v2”"):
+        do_derive_dataset_version(root, [addition], by=user, name="pets v2")
+    assert Dataset.objects.count() == datasets and media_files(settings) == before
+
+
 def test_a_failure_while_freezing_removes_the_photos_it_stored(root, user, settings, monkeypatch):
     addition = accepted("cat", 1)
     before = media_files(settings)

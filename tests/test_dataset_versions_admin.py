@@ -200,3 +200,19 @@ def test_a_dataset_added_with_automatic_promotion_keeps_it(admin_client, setting
     r = admin_client.post("/admin/trainer/dataset/add/", {"name": "pets", "folder": str(folder), "auto_promote": "on"})
     assert r.status_code == 302
     assert Dataset.objects.get(name="pets").auto_promote
+
+
+def test_who_may_add_datasets_but_not_activate_versions_adds_them_without_automatic_promotion(
+    client, django_user_model, settings, tmp_path
+):
+    """Turning it on lets trainings activate themselves: on the add form too, it is for who may activate."""
+    staff = django_user_model.objects.create_user(username="ada", password="correct horse battery", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["add_dataset", "view_dataset"]))
+    client.force_login(staff)
+    settings.CATDOG_DATASET_FOLDER_ROOTS = [str(tmp_path)]
+    folder = write_tree(tmp_path / "pets", class_folders({"cat": 2, "dog": 2}))
+
+    assert 'name="auto_promote"' not in client.get("/admin/trainer/dataset/add/").content.decode()
+    r = client.post("/admin/trainer/dataset/add/", {"name": "pets", "folder": str(folder), "auto_promote": "on"})
+    assert r.status_code == 302
+    assert not Dataset.objects.get(name="pets").auto_promote

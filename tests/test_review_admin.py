@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.actions import do_set_corrections_consent
 from classifier.actions import do_attach_heatmap, do_delete_prediction, do_review
 from classifier.heatmaps import render_grayscale
 from classifier.models import Prediction, Review
@@ -102,6 +103,17 @@ def test_the_photo_and_thumbnail_answer_for_the_reviewer(reviewer_client, owner,
         assert r.status_code == 200
 
 
+def test_the_photos_of_owners_who_did_not_allow_it_are_not_served_unless_decided_on(reviewer_client, alice, pets):
+    hidden = answered(alice, pets, {"cat": 0.5, "dog": 0.5}, feedback="dog")
+    allow(alice)
+    decided = answered(alice, pets, {"cat": 0.5, "dog": 0.5}, feedback="dog")
+    do_review(decided, "accepted", "dog", by=None)
+    do_set_corrections_consent(alice, False)  # withdrawn since: the decided list still shows the decision
+    for name in ("photo", "thumbnail"):
+        assert reviewer_client.get(reverse(f"admin:classifier_review_{name}", args=[hidden.pk])).status_code == 404
+        assert reviewer_client.get(reverse(f"admin:classifier_review_{name}", args=[decided.pk])).status_code == 200
+
+
 def test_the_page_says_how_many_were_left_out_without_showing_them(reviewer_client, alice, pets):
     hidden = answered(alice, pets, {"cat": 0.5, "dog": 0.5}, feedback="dog")
     html, page = _page(reviewer_client.get(QUEUE))
@@ -118,6 +130,25 @@ def test_showing_the_pages_writes_nothing(reviewer_client, owner, pets):
             assert reviewer_client.get(url).status_code == 200
         writes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
         assert writes == []
+
+
+@pytest.mark.parametrize("url", [QUEUE, DECIDED])
+def test_a_page_takes_as_many_queries_for_ten_items_as_for_one(reviewer_client, owner, pets, url):
+    def queries_for_the_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert reviewer_client.get(url).status_code == 200
+        return len(queries)
+
+    def add_items(n: int) -> None:
+        for _ in range(n):
+            prediction = answered(owner, pets, {"cat": 0.5, "dog": 0.5}, feedback="dog")
+            if url == DECIDED:
+                do_review(prediction, "accepted", "dog", by=reviewer_client.user)
+
+    add_items(1)
+    one = queries_for_the_page()
+    add_items(9)
+    assert queries_for_the_page() == one
 
 
 @pytest.mark.parametrize("url", [DECIDE, BULK, UNDO, DERIVE])

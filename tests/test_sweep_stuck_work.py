@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catdog_site.celery import app as celery_app
+from trainer.actions import MEASURE_TIME_LIMIT_SECONDS
 from trainer.datasets import INGEST_TIME_LIMIT_SECONDS
 from trainer.models import Dataset, Measurement, ModelVersion
 from trainer.tasks import sweep_stuck_work
@@ -114,7 +115,7 @@ def test_the_admin_pages_write_nothing_on_get(admin_client, dataset):
 def test_the_sweep_fails_a_measurement_whose_worker_died_and_leaves_a_running_one():
     """A measurement's task has a hard time limit: one still running past it has lost its worker."""
     version = saved_version()
-    limit = timedelta(seconds=django_settings.CATDOG_TRAINING_TIME_LIMIT + 120)
+    limit = timedelta(seconds=MEASURE_TIME_LIMIT_SECONDS)
     dead = Measurement.objects.create(version=version, status="running", started_at=timezone.now() - limit * 2)
     alive = Measurement.objects.create(version=version, status="running", started_at=timezone.now() - limit / 2)
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from classifier.models import Prediction
+from trainer.actions import do_activate_model_version
 from trainer.models import Activation, ModelVersion
 
 from .dataset_helpers import class_folders, zip_bytes
@@ -81,6 +82,28 @@ def test_the_dog_for_everything_model_cannot_be_activated_without_the_confirmati
     assert activation.confirmed and activation.previous == v1
     assert activation.evidence["candidate_accuracy"] == 0.5 and activation.evidence["other_accuracy"] == 0.989
     assert warning.rstrip(".") in activation.reason
+
+
+def test_a_confirmation_given_against_a_version_no_longer_active_is_asked_again(admin_client):
+    v1, v5 = _issue_scenario()
+    page = admin_client.get(reverse("admin:trainer_modelversion_activate", args=[v5.pk])).content.decode()
+    assert f'name="over" value="{v1.pk}"' in page  # the confirmation names the version it was given against
+    # Meanwhile a better version becomes the active one (another admin, or a training promoted automatically).
+    v6 = saved_version(name="v6", test_accuracy=0.995, test_sha256=SAME)
+    answered(v6, SAME, answers(500, 500, wrong_cats=3, wrong_dogs=2))
+    do_activate_model_version(v6)
+
+    r = _activate(admin_client, v5, confirm="yes", over=str(v1.pk))
+    assert r.status_code == 400
+    assert escape(f"{v6} became the active version after the page was shown. Activate {v5} although") in (
+        r.content.decode()
+    )
+    assert f'name="over" value="{v6.pk}"' in r.content.decode()  # the page now asks about v6
+    v5.refresh_from_db()
+    assert not v5.is_active
+    assert _activate(admin_client, v5, confirm="yes", over=str(v6.pk)).status_code == 302
+    v5.refresh_from_db()
+    assert v5.is_active and Activation.objects.get(version=v5).previous == v6
 
 
 def test_a_version_not_significantly_better_needs_the_confirmation(admin_client):

@@ -76,11 +76,11 @@ class DatasetAddForm(forms.ModelForm):
 
     class Meta:
         model = Dataset
-        fields = ["name", "auto_promote"]
+        fields = ["name", "auto_promote"]  # the admin leaves auto_promote out for who may not activate versions
+        help_texts = {"auto_promote": AUTO_PROMOTE_HELP}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["auto_promote"].help_text = AUTO_PROMOTE_HELP
         # The limits the check applies, stated where the admin chooses what to send.
         self.fields["archive"].help_text += f" Up to {filesizeformat(settings.CATDOG_DATASET_MAX_ZIP_BYTES)}."
         roots = ", ".join(settings.CATDOG_DATASET_FOLDER_ROOTS) or "none (CATDOG_DATASET_FOLDER_ROOTS)"

@@ -83,12 +83,18 @@ class Dataset(models.Model):
         return self.name
 
     @property
+    def lineage(self) -> list["Dataset"]:
+        """The chain of datasets from its lineage's first one to itself (itself alone, for a dataset that is no
+        version of another): one query per generation above its parent."""
+        chain = [self]
+        while chain[-1].parent_id is not None:
+            chain.append(chain[-1].parent)
+        return chain[::-1]
+
+    @property
     def root(self) -> "Dataset":
         """The first dataset of its lineage (itself, for a dataset that is no version of another)."""
-        dataset = self
-        while dataset.parent_id is not None:
-            dataset = dataset.parent
-        return dataset
+        return self.lineage[0]
 
     @property
     def has_frozen_split(self) -> bool:

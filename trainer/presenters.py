@@ -146,10 +146,7 @@ def is_being_checked(dataset: Dataset) -> bool:
 def lineage_report(dataset: Dataset) -> dict:
     """Where a dataset stands in its lineage: the chain from the root to it, the versions made from it (all of
     the lineage's, on a root), what a version added and left out, and its frozen test split per class."""
-    chain = [dataset]
-    while chain[-1].parent_id is not None:
-        chain.append(chain[-1].parent)
-    chain.reverse()
+    chain = dataset.lineage
     is_version = dataset.source == Dataset.Source.VERSION
     test_counts = dict(
         dataset.images.filter(split="test").values_list("label").annotate(n=Count("id")).order_by("label")

@@ -20,6 +20,7 @@ from celery.signals import task_failure, worker_ready
 from django.conf import settings
 
 from .actions import (
+    MEASURE_TIME_LIMIT_SECONDS,
     do_claim_ingestion,
     do_claim_measurement,
     do_claim_training,
@@ -275,7 +276,7 @@ def _make_downloads(version: ModelVersion, folder: Path) -> list[ExportedFile]:
 # --- Measuring a version on a test set (promotion on evidence) ---------------------------------------------
 
 
-@shared_task(soft_time_limit=settings.CATDOG_TRAINING_TIME_LIMIT, time_limit=settings.CATDOG_TRAINING_TIME_LIMIT + 120)
+@shared_task(soft_time_limit=settings.CATDOG_TRAINING_TIME_LIMIT, time_limit=MEASURE_TIME_LIMIT_SECONDS)
 def measure_model_version(measurement_id: int) -> None:
     """Answer every photo of the measurement's dataset with the version's served model, as its test photos
     were answered after its training, and store the answers: to compare it with another version on them."""

@@ -94,15 +94,16 @@ class PredictionAdmin(admin.ModelAdmin):
         return file_urls(self, "classifier_prediction", views, self.has_view_permission) + super().get_urls()
 
 
-def file_urls(model_admin, prefix: str, views, may_see) -> list:
+def file_urls(model_admin, prefix: str, views, may_see, shown=None) -> list:
     """Admin-only URLs serving a prediction's files (`<pk>/<name>/`, named `<prefix>_<name>`), through the
-    user pages' own serving views, for staff whom `may_see(request)` allows."""
+    user pages' own serving views, for staff whom `may_see(request)` allows, of the predictions `shown` (a
+    queryset: the pages' own, every prediction by default); any other is not found."""
 
     def guarded(serve):
         def view(request, pk):
             if not may_see(request):
                 raise PermissionDenied  # staff without the right to see these predictions
-            return serve(request, get_object_or_404(Prediction, pk=pk))
+            return serve(request, get_object_or_404(Prediction.objects.all() if shown is None else shown, pk=pk))
 
         return view
 

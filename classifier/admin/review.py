@@ -33,6 +33,7 @@ from ..review import (
     predictions_in_order,
     review_queue,
     review_reasons,
+    shown_photos,
 )
 from ..views import serve_heatmap, serve_image, serve_thumbnail
 from .predictions import file_urls
@@ -73,7 +74,7 @@ class ReviewAdmin(admin.ModelAdmin):
             path("bulk-accept/", view(self.bulk_accept_view), name="classifier_review_bulk_accept"),
             path("undo/", view(self.undo_view), name="classifier_review_undo"),
             path("new-version/", view(self.derive_view), name="classifier_review_derive"),
-            *file_urls(self, "classifier_review", files, self.has_change_permission),
+            *file_urls(self, "classifier_review", files, self.has_change_permission, shown=shown_photos()),
         ]
 
     def _check(self, request):

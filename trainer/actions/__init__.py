@@ -27,9 +27,11 @@ from .exports import (
     serving_refusal,
 )
 from .promotion import (
+    MEASURE_TIME_LIMIT_SECONDS,
     ActivationCheck,
     ActivationRefused,
     MeasurementRefused,
+    active_other_than,
     check_activation,
     do_activate_checked,
     do_claim_measurement,
@@ -67,9 +69,11 @@ __all__ = [
     "do_request_downloads",
     "do_record_exports",
     "serving_refusal",
+    "MEASURE_TIME_LIMIT_SECONDS",
     "ActivationCheck",
     "ActivationRefused",
     "MeasurementRefused",
+    "active_other_than",
     "do_activate_checked",
     "do_claim_measurement",
     "do_consider_promotion",

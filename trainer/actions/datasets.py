@@ -11,7 +11,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -238,14 +238,7 @@ def do_derive_dataset_version(parent: Dataset, additions: list[NewImage], *, by,
     stored: set[str] = set()
     try:
         with transaction.atomic():
-            dataset = Dataset.objects.create(
-                name=name,
-                source=Dataset.Source.VERSION,
-                parent=parent,
-                status=Dataset.Status.PROCESSING,
-                created_by=by,
-                started_at=timezone.now(),
-            )
+            dataset = _create_version(parent, name, by)
             collection = Collection(dataset)
             stored = collection.stored  # filled as it stores: what a failure leaves behind goes
             left_out = _add_photos(collection, additions, parent, known)
@@ -257,6 +250,27 @@ def do_derive_dataset_version(parent: Dataset, additions: list[NewImage], *, by,
         delete_files(stored)
         raise
     return dataset
+
+
+def _create_version(parent: Dataset, name: str, by) -> Dataset:
+    """The version's row, being made. The form checked its name, but a second click or another admin may have
+    taken it since: that is refused in words, not left to fail on the unique name."""
+    try:
+        with transaction.atomic():
+            return Dataset.objects.create(
+                name=name,
+                source=Dataset.Source.VERSION,
+                parent=parent,
+                status=Dataset.Status.PROCESSING,
+                created_by=by,
+                started_at=timezone.now(),
+            )
+    except IntegrityError:
+        if not Dataset.objects.filter(name=name).exists():
+            raise
+        raise DatasetRefused(
+            f"A dataset is already named “{name}” (made meanwhile): choose another name, or leave it empty."
+        ) from None
 
 
 def _add_photos(collection: Collection, additions: list[NewImage], parent: Dataset, known: set[str]) -> list[dict]:

@@ -21,6 +21,9 @@ from .enqueue import enqueue
 from .exports import NotServable, serving_refusal
 from .versions import do_activate_model_version, record_test_answers
 
+# measure_model_version's hard time limit (trainer/tasks.py): a measurement still running past it lost its worker.
+MEASURE_TIME_LIMIT_SECONDS = settings.CATDOG_TRAINING_TIME_LIMIT + 120
+
 
 class MeasurementRefused(ValueError):
     """The measurement cannot be made; the message says why."""
@@ -124,19 +127,36 @@ class ActivationCheck:
         }
 
 
+def active_other_than(version: ModelVersion) -> ModelVersion | None:
+    """The active version, unless it is `version` itself: the one `version` would replace."""
+    return ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+
+
 def check_activation(version: ModelVersion) -> ActivationCheck:
     """How `version` compares with the active version on the same photos, if they share any."""
-    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+    active = active_other_than(version)
     comparison = compare_versions(version, active) if active is not None else None
     return ActivationCheck(version, active, comparison, not_servable=serving_refusal(version))
 
 
-def do_activate_checked(version: ModelVersion, *, by, confirmed: bool) -> Activation | None:
+def do_activate_checked(
+    version: ModelVersion, *, by, confirmed: bool, confirmed_over: str | None = None
+) -> Activation | None:
     """Activate `version` for a person: at once when it is significantly better than the active version on
-    the same photos (or none is active), otherwise only with `confirmed`, recorded as such."""
+    the same photos (or none is active), otherwise only with `confirmed`, recorded as such.
+
+    `confirmed_over` is the id of the active version the confirmation was given against, as the page showed
+    it: when another version became active since (a training promoted automatically, another admin), the
+    person confirmed a warning about a version that no longer answers, and is asked again."""
     check = check_activation(version)
     if check.not_servable:
         raise NotServable(f"{version} cannot be activated: {check.not_servable}")
+    if check.needs_confirmation and confirmed and confirmed_over is not None:
+        if confirmed_over != str(check.active.pk):
+            raise ActivationRefused(
+                f"{check.active} became the active version after the page was shown. {check.warning}: confirm it "
+                "to activate."
+            )
     if check.needs_confirmation and not confirmed:
         raise ActivationRefused(check.warning + ": confirm it to activate.")
     if check.active is None:
@@ -294,7 +314,7 @@ def do_fail_measurement(measurement_id: int, error: str, *, started_at=None) -> 
 def do_fail_stuck_measurements() -> int:
     """Fail every measurement still running past its task's hard time limit: its worker died (out of memory, say)
     and no delivery is coming back to it. Returns how many; the measurement can be asked for again."""
-    limit = settings.CATDOG_TRAINING_TIME_LIMIT + 120  # measure_model_version's hard time limit
+    limit = MEASURE_TIME_LIMIT_SECONDS
     error = (
         f"The measurement stopped without a result: no worker has been on it for over {limit // 60 + 1} minutes "
         "(its worker stopped). Measure again."

@@ -101,10 +101,8 @@ class DatasetAdmin(NearDuplicatesMixin, admin.ModelAdmin):
     def lineage(self, dataset):
         """A version: its lineage's root and its generation; a root: how many versions were made from it."""
         if dataset.parent_id is not None:
-            chain = [dataset]
-            while chain[-1].parent_id is not None:
-                chain.append(chain[-1].parent)
-            return format_html("version {} of {}", len(chain), _link(chain[-1]))
+            chain = dataset.lineage
+            return format_html("version {} of {}", len(chain), _link(chain[0]))
         count = getattr(dataset, "version_count", None)
         if count is None:
             count = dataset.children.count()
@@ -118,9 +116,14 @@ class DatasetAdmin(NearDuplicatesMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(version_count=Count("children"))
 
+    def _add_fields(self, request) -> list[str]:
+        """The add form's fields bound to the row: the name, and automatic promotion for who may activate
+        versions (it activates them on its own), as on the root's page."""
+        return ["name", "auto_promote"] if self.has_auto_promote_permission(request) else ["name"]
+
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return self.add_fieldsets
+            return [(None, {"fields": self._add_fields(request)}), *self.add_fieldsets[1:]]
         return self.version_fieldsets if obj.source == Dataset.Source.VERSION else self.fieldsets
 
     def get_form(self, request, obj=None, **kwargs):
@@ -128,7 +131,7 @@ class DatasetAdmin(NearDuplicatesMixin, admin.ModelAdmin):
             # Only the name and the setting are bound to the row. Bound too, the archive field (a model field of
             # the same name) was saved by the row's first save, under datasets/None/, moving an upload kept on
             # disk (over FILE_UPLOAD_MAX_MEMORY_SIZE) away before do_create_dataset could store it: HTTP 500.
-            kwargs.update(form=DatasetAddForm, fields=["name", "auto_promote"])
+            kwargs.update(form=DatasetAddForm, fields=self._add_fields(request))
         return super().get_form(request, obj, **kwargs)
 
     def has_change_permission(self, request, obj=None):

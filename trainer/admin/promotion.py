@@ -17,6 +17,7 @@ from ..actions import (
     ActivationRefused,
     MeasurementRefused,
     NotServable,
+    active_other_than,
     check_activation,
     do_activate_checked,
     do_request_measurements,
@@ -71,7 +72,12 @@ class PromotionMixin:
         status, refusal = 200, ""
         if request.method == "POST":
             try:
-                do_activate_checked(version, by=request.user, confirmed=request.POST.get("confirm") == "yes")
+                do_activate_checked(
+                    version,
+                    by=request.user,
+                    confirmed=request.POST.get("confirm") == "yes",
+                    confirmed_over=request.POST.get("over"),
+                )
             except (ActivationRefused, NotServable) as error:
                 status, refusal = 400, str(error)
             else:
@@ -88,7 +94,7 @@ class PromotionMixin:
         if version is None:
             return redirect("admin:trainer_modelversion_change", object_id)
         form = MeasurementForm(request.POST, version=version)
-        active = check_activation(version).active
+        active = active_other_than(version)
         if form.is_valid():
             versions = [version] if active is None else [version, active]
             try:
@@ -104,7 +110,8 @@ class PromotionMixin:
     def measurements_view(self, request, object_id):
         """The measurements panel while one is queued or running (the page's poll); the page reloads after."""
         version = get_object_or_404(ModelVersion, pk=unquote(object_id))
-        context = self._measurements_context(version, check_activation(version).active)
+        # Polled every 2 s: the measurements only, not the comparison (all of both versions' answers).
+        context = self._measurements_context(version, active_other_than(version))
         going_on = any(
             m.status in (Measurement.Status.QUEUED, Measurement.Status.RUNNING) for m in context["measurements"]
         )
