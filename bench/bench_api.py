@@ -66,6 +66,7 @@ def scratch_environment(scratch: Path, broker: str, database_url: str | None = N
         "CATDOG_MEDIA_ROOT": str(scratch / "media"),
         "CATDOG_MODEL_CACHE_DIR": str(scratch / "model-cache"),
         "CELERY_BROKER_URL": broker,
+        "CACHE_URL": "locmemcache://",  # the rate limits' counters: make run's Redis is not running
         "DJANGO_LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -54,9 +54,12 @@ def test_a_training_stores_its_serving_files_verified_on_every_test_photo(datase
     assert serving_refusal(version) == ""
 
 
-def test_a_serving_file_that_fails_verification_keeps_the_version_ready_but_not_servable(dataset, monkeypatch):
+def test_a_serving_file_that_fails_verification_keeps_the_version_ready_but_not_servable(
+    dataset, monkeypatch, settings
+):
     # An engine the training worker cannot load: no engine file can be checked with every engine.
     monkeypatch.setitem(engines.ENGINES, "missing", "trainer.engines.nowhere:Engine")
+    settings.CATDOG_ENGINE = "onnxruntime"  # the refusal names the file of the configured engine
     version = _trained(dataset)
     assert version.file and version.test_accuracy is not None
     failed = version.exports.get(kind="serving_onnx")
