@@ -146,3 +146,10 @@ def test_without_test_photos_nothing_is_verified(tiny):
     for agreement in verify(model, [], files):
         assert not agreement.passed
         assert "no test photos" in agreement.error
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino", "litert"])
+def test_the_kind_the_web_process_is_told_an_engine_reads_is_the_one_it_reads(name):
+    from trainer.engines import KINDS, engine_class
+
+    assert engine_class(name).kind == KINDS[name]

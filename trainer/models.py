@@ -297,12 +297,16 @@ class ModelExport(models.Model):
         SERVING_TFLITE = "serving_tflite", "LiteRT model (serving)"
         SERVING_ONNX = "serving_onnx", "ONNX model (serving)"
         SERVING_HEAD = "serving_head", "Head weights (serving heatmaps)"
-        KERAS = "keras", "Keras (.keras)"
-        SAVEDMODEL = "savedmodel", "TensorFlow SavedModel (.zip)"
-        TFLITE = "tflite", "TFLite (.tflite)"
-        ONNX = "onnx", "ONNX (.onnx)"
+        KERAS = "keras", "Keras download (.keras in a .zip)"
+        SAVEDMODEL = "savedmodel", "TensorFlow SavedModel download (.zip)"
+        TFLITE = "tflite", "TFLite download (.tflite in a .zip)"
+        ONNX = "onnx", "ONNX download (.onnx in a .zip)"
+
+    # The files users download, made when an administrator asks (trainer/tasks.py make_downloads).
+    DOWNLOADS = (Kind.KERAS, Kind.SAVEDMODEL, Kind.TFLITE, Kind.ONNX)
 
     class Status(models.TextChoices):
+        PENDING = "pending", "Being made"  # a download asked for, not made yet
         VERIFIED = "verified", "Verified"
         FAILED = "failed", "Failed"
 

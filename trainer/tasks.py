@@ -26,12 +26,14 @@ from .actions import (
     do_claim_training,
     do_drop_ingestion,
     do_end_training,
+    do_fail_downloads,
     do_fail_ingestion,
     do_fail_measurement,
     do_fail_stale_trainings,
     do_fail_stuck_datasets,
     do_fail_stuck_measurements,
     do_fail_trainings_of_worker,
+    do_finish_downloads,
     do_finish_ingestion,
     do_finish_measurement,
     do_finish_training,
@@ -44,6 +46,7 @@ from .datasets import (
     collect,
     folder_images_sha256,
     materialize,
+    materialize_test_photos,
 )
 from .files import copy_verified
 from .heartbeat import Heartbeat
@@ -51,7 +54,7 @@ from .ml import SERVING_FILES, TUNABLE_SETTINGS
 from .ml.agreement import ExportedFile
 from .ml.data import DatasetError, check_images, list_class_folder
 from .ml.weights import WeightsUnavailable, check_weights
-from .models import ModelVersion
+from .models import ModelExport, ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +236,41 @@ def export_or_record_failure(result, folder: Path) -> list[ExportedFile]:
             "has the details. Export it again with manage.py export_version."
         )
     return [ExportedFile(kind, None, error=error) for kind in SERVING_FILES]
+
+
+# --- Downloads, made when an administrator asks -----------------------------------------------------------
+
+
+@shared_task(soft_time_limit=settings.CATDOG_TRAINING_TIME_LIMIT, time_limit=settings.CATDOG_TRAINING_TIME_LIMIT + 120)
+def make_downloads(version_id: int) -> None:
+    """Make the version's downloads (Keras, SavedModel, TFLite, ONNX, each zipped with a README), verify each on
+    the version's test photos that catdog keeps, and store them in place of its pending ones."""
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None or not version.exports.filter(status=ModelExport.Status.PENDING).exists():
+        return  # deleted, or made by an earlier delivery
+    try:
+        with tempfile.TemporaryDirectory(prefix="catdog-downloads-") as tmp:
+            if not do_finish_downloads(version, _make_downloads(version, Path(tmp))):
+                logger.info("The downloads of version %s were asked again or deleted meanwhile; dropped", version_id)
+            return
+    except SoftTimeLimitExceeded:
+        error = f"Making the downloads took longer than {settings.CATDOG_TRAINING_TIME_LIMIT // 60} minutes."
+    except Exception as unexpected:
+        logger.exception("The downloads of version %s failed", version_id)
+        error = (
+            f"Making the downloads failed unexpectedly ({type(unexpected).__name__}: {unexpected}); the training "
+            "worker's log has the details."
+        )
+    do_fail_downloads(version_id, error)
+
+
+def _make_downloads(version: ModelVersion, folder: Path) -> list[ExportedFile]:
+    from .ml.downloads import export_verified  # TensorFlow: worker only
+
+    model = copy_verified(version.file.storage, version.file.name, folder / "model.keras", version.file_sha256)
+    photos, recorded = materialize_test_photos(version, folder / "photos")
+    logger.info("Version %s: checking its downloads on %d of its %d test photos", version, len(photos), recorded)
+    return export_verified(model, photos, folder / "downloads", version=str(version), class_names=version.class_names)
 
 
 # --- Measuring a version on a test set (promotion on evidence) ---------------------------------------------

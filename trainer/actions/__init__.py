@@ -17,7 +17,15 @@ from .datasets import (
     do_recheck_dataset,
     do_set_auto_promote,
 )
-from .exports import NotServable, do_record_exports, serving_refusal
+from .exports import (
+    DownloadsRefused,
+    NotServable,
+    do_fail_downloads,
+    do_finish_downloads,
+    do_record_exports,
+    do_request_downloads,
+    serving_refusal,
+)
 from .promotion import (
     MEASURE_TIME_LIMIT_SECONDS,
     ActivationCheck,
@@ -54,10 +62,14 @@ from .versions import (
 )
 
 __all__ = [
-    "MEASURE_TIME_LIMIT_SECONDS",
     "NotServable",
+    "DownloadsRefused",
+    "do_fail_downloads",
+    "do_finish_downloads",
+    "do_request_downloads",
     "do_record_exports",
     "serving_refusal",
+    "MEASURE_TIME_LIMIT_SECONDS",
     "ActivationCheck",
     "ActivationRefused",
     "MeasurementRefused",

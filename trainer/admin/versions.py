@@ -137,7 +137,7 @@ class ModelVersionAdmin(ErrorAnalysisMixin, PromotionMixin, ExportsMixin, admin.
         check = check_activation(version) if version.status == ModelVersion.Status.READY else None
         training = self._training_context(version)
         promotion = version.metrics.get("promotion") if isinstance(version.metrics, dict) else None
-        exports = self.exports_context(version)
+        exports = self.exports_context(request, version)
         return {
             **training,
             **self.error_analysis_context(version, training["confusion"]),

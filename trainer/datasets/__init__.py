@@ -13,7 +13,7 @@ No TensorFlow here: the web process imports this package for the admin form's ch
 
 from .collection import Collection, DatasetRefused, folder_images_sha256
 from .folders import check_server_folder
-from .for_training import frozen_test_sha256, materialize
+from .for_training import frozen_test_sha256, materialize, materialize_test_photos
 from .ingest import INGEST_TIME_LIMIT_SECONDS, collect
 from .urls import parse_url_list
 
@@ -26,5 +26,6 @@ __all__ = [
     "folder_images_sha256",
     "frozen_test_sha256",
     "materialize",
+    "materialize_test_photos",
     "parse_url_list",
 ]

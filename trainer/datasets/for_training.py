@@ -2,8 +2,9 @@
 
 from pathlib import Path, PurePosixPath
 
+from ..error_analysis import kept_photos, own_test_results
 from ..files import ChecksumMismatch, copy_verified
-from ..models import Dataset
+from ..models import Dataset, ModelVersion
 from .collection import DatasetRefused, content_hash
 
 
@@ -25,6 +26,20 @@ def materialize(dataset: Dataset, folder: Path, split: str | None = None) -> lis
         except ChecksumMismatch:
             raise DatasetRefused(f"{image.file.name} no longer matches its SHA-256; check the dataset again.") from None
     return list(dataset.class_names)
+
+
+def materialize_test_photos(version: ModelVersion, folder: Path) -> tuple[list[Path], int]:
+    """Copy the version's own test photos that some dataset still keeps into `folder`, their hashes checked (to
+    check an export on them); returns their paths and how many test photos the version's answers name."""
+    sha256s = list(own_test_results(version).values_list("sha256", flat=True))
+    photos = []
+    for sha256, image in kept_photos(version, sha256s).items():
+        target = folder / f"{sha256}{PurePosixPath(image.file.name).suffix}"
+        try:
+            photos.append(copy_verified(image.file.storage, image.file.name, target, sha256))
+        except (OSError, ChecksumMismatch):
+            continue  # a damaged or missing copy: the photo is not checked, and the count says so
+    return sorted(photos), len(sha256s)
 
 
 def frozen_test_sha256(dataset: Dataset) -> str:

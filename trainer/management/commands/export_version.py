@@ -1,10 +1,10 @@
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from trainer.actions import do_record_exports
-from trainer.error_analysis import kept_photos, own_test_results
+from trainer.datasets import materialize_test_photos
 from trainer.files import ChecksumMismatch, copy_verified
 from trainer.models import ModelExport, ModelVersion
 
@@ -50,7 +50,7 @@ class Command(BaseCommand):
             except (OSError, ChecksumMismatch) as error:
                 self.stderr.write(self.style.ERROR(f"Version {version}: its model file cannot be read: {error}"))
                 return False
-            photos, recorded = _kept_test_photos(version, folder / "photos")
+            photos, recorded = materialize_test_photos(version, folder / "photos")
             self.stdout.write(
                 f"Version {version}: checking on {len(photos):,} of its {recorded:,} test photos "
                 "(the others are no longer kept by any dataset)."
@@ -62,17 +62,3 @@ class Command(BaseCommand):
         for export in exports:
             self.stdout.write(f"  {export.summary()}")
         return all(export.passed for export in exports)
-
-
-def _kept_test_photos(version: ModelVersion, folder: Path) -> tuple[list[Path], int]:
-    """The version's own test photos that some dataset still keeps, copied into `folder` with their hashes
-    checked; and how many test photos its answers name."""
-    sha256s = list(own_test_results(version).values_list("sha256", flat=True))
-    photos = []
-    for sha256, image in kept_photos(version, sha256s).items():
-        target = folder / f"{sha256}{PurePosixPath(image.file.name).suffix}"
-        try:
-            photos.append(copy_verified(image.file.storage, image.file.name, target, sha256))
-        except (OSError, ChecksumMismatch):
-            continue  # a damaged or missing copy: the photo is not checked, and the count says so
-    return sorted(photos), len(sha256s)
