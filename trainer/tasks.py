@@ -11,6 +11,7 @@ and "datasets", the prediction worker neither, so that a long training never hol
 import dataclasses
 import logging
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 
 from billiard.exceptions import WorkerLostError
@@ -221,10 +222,12 @@ def _train(version: ModelVersion, folder: Path, heartbeat: Heartbeat):
 
 
 def export_or_record_failure(result, folder: Path) -> list[ExportedFile]:
-    """The trained model's serving files, each verified on every test photo. A failure is recorded on the
-    files, not raised: the trained version is kept (ready, but not servable until exported again)."""
+    """The trained model's serving files, each verified on every test photo; the seconds it took go into the
+    version's metrics beside the training's. A failure is recorded on the files, not raised: the trained version
+    is kept (ready, but not servable until exported again)."""
     from .ml.export import export_verified  # TensorFlow: worker only
 
+    started = time.perf_counter()
     try:
         return export_verified(result.model_path, result.test_paths, folder)
     except SoftTimeLimitExceeded:
@@ -235,6 +238,8 @@ def export_or_record_failure(result, folder: Path) -> list[ExportedFile]:
             f"The export failed unexpectedly ({type(unexpected).__name__}: {unexpected}); the training worker's log "
             "has the details. Export it again with manage.py export_version."
         )
+    finally:
+        result.metrics["export_seconds"] = round(time.perf_counter() - started, 1)
     return [ExportedFile(kind, None, error=error) for kind in SERVING_FILES]
 
 

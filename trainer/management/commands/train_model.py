@@ -118,6 +118,9 @@ class Command(BaseCommand):
         from trainer.tasks import export_or_record_failure
 
         exports = export_or_record_failure(result, folder)
+        self.stdout.write(
+            f"Serving files exported and checked on the test photos in {result.metrics['export_seconds']:.0f} s:"
+        )
         for export in exports:
             self.stdout.write(f"  {export.summary()}")
         return exports
