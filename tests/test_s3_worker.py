@@ -13,7 +13,10 @@ from django.urls import reverse
 from catdog_site.celery import app as celery_app
 from classifier.models import Prediction
 from trainer.actions import do_activate_model_version, do_create_dataset, do_register_model_version
-from trainer.models import Dataset, ModelVersion
+from trainer.engines import KINDS
+from trainer.files import file_sha256
+from trainer.management.commands.ensure_shipped_model import Command as EnsureShippedModel
+from trainer.models import Dataset, ModelExport, ModelVersion
 
 from .conftest import shared_photo, upload
 from .dataset_helpers import CLASS_COLOURS, coloured_photo, zip_bytes
@@ -75,6 +78,16 @@ def _predict(client, user, photo: Path, data: bytes | None = None) -> Prediction
     return _wait(Prediction.objects.latest("id"), unfinished={Prediction.Status.PENDING})
 
 
+def _served_files(version: ModelVersion) -> set[str]:
+    """The files a worker fetches to serve `version`, as its cache names them: the configured engine's serving
+    file, the head's weights and the calibration, if it has one."""
+    kinds = [KINDS[settings.CATDOG_ENGINE], ModelExport.Kind.SERVING_HEAD]
+    exports = version.exports.filter(kind__in=kinds, status=ModelExport.Status.VERIFIED)
+    assert exports.count() == 2, list(exports)
+    calibration = {f"{version.calibration_sha256}.npz"} if version.calibration.name else set()
+    return {f"{e.sha256}{Path(e.file.name).suffix}" for e in exports} | calibration
+
+
 def _worker_log(worker_dirs) -> str:
     return worker_dirs["log"].read_text()[-3000:]
 
@@ -89,10 +102,10 @@ def test_the_worker_reads_the_photo_and_the_model_through_storage(s3, worker_dir
     assert prediction.status == Prediction.Status.DONE, prediction.error or _worker_log(worker_dirs)
     assert prediction.label == "cat" and prediction.model_version == version
     assert prediction.image.name in s3.keys()
-    # Its model and its calibration came from the bucket into the worker's cache, checked against their hashes.
+    # Its serving files and its calibration came from the bucket into the worker's cache, checked against their
+    # hashes; the .keras never did.
     assert prediction.verdict == "cat" and version.calibration.name in s3.keys()
-    cached = {f"{version.file_sha256}.keras", f"{version.calibration_sha256}.npz"}
-    assert {p.name for p in worker_dirs["cache"].iterdir()} == cached
+    assert {p.name for p in worker_dirs["cache"].iterdir()} == _served_files(version)
 
 
 def test_a_registered_model_is_stored_in_the_bucket_and_answers_once_activated(s3, worker_dirs, client, user):
@@ -105,6 +118,8 @@ def test_a_registered_model_is_stored_in_the_bucket_and_answers_once_activated(s
         params={},
         metrics={"accuracy": 0.99},
         summary="",
+        # The shipped serving files, verified against this very .keras: without them it could not be activated.
+        exports=EnsureShippedModel()._exports(SHIPPED.parent, file_sha256(SHIPPED)),
     )
     assert version.file.name.startswith("models/s3-registered-") and version.file.name in s3.keys()
     with open(SHIPPED, "rb") as f:
@@ -118,7 +133,7 @@ def test_a_registered_model_is_stored_in_the_bucket_and_answers_once_activated(s
 
     assert after.status == Prediction.Status.DONE, after.error or _worker_log(worker_dirs)
     assert after.label == "dog" and after.model_version == version
-    assert [p.name for p in worker_dirs["cache"].iterdir()] == [f"{version.file_sha256}.keras"]
+    assert {p.name for p in worker_dirs["cache"].iterdir()} == _served_files(version)
 
 
 def _ingested_dataset(user, worker_dirs) -> Dataset:
@@ -156,5 +171,4 @@ def test_a_model_trained_by_the_worker_is_stored_in_the_bucket_and_answers(s3, w
         prediction = _predict(client, user, Path(f"{label}.png"), coloured_photo(label, "never seen"))
         assert prediction.status == Prediction.Status.DONE, prediction.error or _worker_log(worker_dirs)
         assert (prediction.label, prediction.model_version) == (label, version), prediction.probabilities
-    cached = {f"{version.file_sha256}.keras", f"{version.calibration_sha256}.npz"}
-    assert {p.name for p in worker_dirs["cache"].iterdir()} == cached
+    assert {p.name for p in worker_dirs["cache"].iterdir()} == _served_files(version)
