@@ -1,4 +1,18 @@
-from rest_framework import exceptions, mixins, status, viewsets
+from collections.abc import Mapping
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -16,8 +30,15 @@ from .actions import (
     do_give_feedback,
     do_withdraw_feedback,
 )
+from .api_docs import DETAIL, ONE_PREDICTION, PREDICTION_ID, SIGNED_IN, THROTTLED, field_errors
 from .models import FEEDBACK_FILTERS, Prediction, verdict_choices
-from .serializers import FeedbackInputSerializer, FeedbackSerializer, PredictionCreateSerializer, PredictionSerializer
+from .serializers import (
+    FeedbackInputSerializer,
+    FeedbackSerializer,
+    PredictionCreatedSerializer,
+    PredictionCreateSerializer,
+    PredictionSerializer,
+)
 from .views import serve_heatmap
 
 
@@ -28,12 +49,46 @@ class _ScopedRateThrottle(ScopedRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's predictions, newest first",
+        parameters=[
+            OpenApiParameter(
+                "verdict",
+                OpenApiTypes.STR,
+                description="Only the answers with this verdict: a class name, `unsure` or `other` (any other "
+                "value: 400 naming the choices).",
+            ),
+            OpenApiParameter(
+                "feedback",
+                OpenApiTypes.STR,
+                enum=list(FEEDBACK_FILTERS),
+                description="`any`: those with feedback; `disagrees`: those whose feedback differs from the answer.",
+            ),
+        ],
+        responses={
+            200: PredictionSerializer(many=True),
+            400: field_errors("ListRefused", ["verdict", "feedback"], "An unknown filter value."),
+            404: OpenApiResponse(DETAIL, "No such page."),
+            **SIGNED_IN,
+        },
+    ),
+    retrieve=extend_schema(
+        summary="One prediction", parameters=[PREDICTION_ID], responses={200: PredictionSerializer, **ONE_PREDICTION}
+    ),
+    destroy=extend_schema(
+        summary="Delete a prediction and its files",
+        parameters=[PREDICTION_ID],
+        responses={204: OpenApiResponse(description="Deleted."), **ONE_PREDICTION},
+    ),
+)
 class PredictionViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     """The caller's own predictions; anyone else's id answers 404."""
 
     serializer_class = PredictionSerializer
+    lookup_value_regex = r"\d+"  # any other id is no path of the API's (api_not_found)
     throttle_classes = [_ScopedRateThrottle]
 
     def get_throttles(self):
@@ -63,6 +118,17 @@ class PredictionViewSet(
             predictions = predictions.with_feedback(feedback)
         return predictions
 
+    @extend_schema(
+        summary="Upload a photo",
+        request={"multipart/form-data": PredictionCreateSerializer},
+        responses={
+            202: OpenApiResponse(
+                PredictionCreatedSerializer, "Stored and queued; the Location header is the prediction's URL."
+            ),
+            400: field_errors("UploadRefused", ["image"], "The photo was refused (the message says why)."),
+            **SIGNED_IN,
+        },
+    )
     def create(self, request):
         serializer = PredictionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -74,6 +140,33 @@ class PredictionViewSet(
             headers={"Location": url},
         )
 
+    @extend_schema(
+        methods=["POST"],
+        summary="Say what the photo really shows",
+        parameters=[PREDICTION_ID],
+        request=FeedbackInputSerializer,
+        responses={
+            200: OpenApiResponse(FeedbackSerializer, "Replaced the earlier feedback."),
+            201: OpenApiResponse(FeedbackSerializer, "Stored."),
+            400: OpenApiResponse(
+                inline_serializer(
+                    "FeedbackRefused",
+                    {
+                        "label": serializers.ListField(child=serializers.CharField(), required=False),
+                        "detail": serializers.CharField(required=False),
+                    },
+                ),
+                "A label the answering version does not know (`label`), or a photo without an answer yet (`detail`).",
+            ),
+            **ONE_PREDICTION,
+        },
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary="Withdraw the feedback",
+        parameters=[PREDICTION_ID],
+        responses={204: OpenApiResponse(description="Withdrawn."), **ONE_PREDICTION},
+    )
     @action(detail=True, methods=["post", "delete"])
     def feedback(self, request, pk=None):
         """`POST {"label": ...}`: what the photo really shows (201, or 200 when it replaces earlier feedback);
@@ -95,6 +188,22 @@ class PredictionViewSet(
             FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
+    @extend_schema(
+        summary="Where the model looked",
+        operation_id="predictions_heatmap_retrieve",
+        parameters=[
+            PREDICTION_ID,
+            OpenApiParameter("overlay", OpenApiTypes.STR, enum=["1"], description="`1`: coloured, see-through."),
+            OpenApiParameter("download", OpenApiTypes.STR, enum=["1"], description="`1`: as an attachment."),
+        ],
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, "The PNG."),
+            (302, "text/html"): OpenApiResponse(
+                description="With S3 storage: to a signed URL of the PNG that expires (Location header)."
+            ),
+            **ONE_PREDICTION,
+        },
+    )
     def heatmap(self, request, pk=None):
         """`GET predictions/{id}/heatmap.png`: where the model looked, grayscale over the upright photo; 404
         until it is stored, as for anyone else's prediction."""
@@ -107,8 +216,23 @@ class PredictionViewSet(
 class TokenView(ObtainAuthToken):
     """`POST username, password`: the caller's token, under the same log-in limits as the log-in page."""
 
+    authentication_classes = ()  # a log-in: whatever credentials the request carries play no part
+
+    @extend_schema(
+        summary="Get the caller's token",
+        request=AuthTokenSerializer,
+        auth=[],
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: field_errors(
+                "TokenRefused", ["username", "password", "non_field_errors"], "Wrong or missing credentials."
+            ),
+            429: THROTTLED,
+        },
+    )
     def post(self, request, *args, **kwargs):
-        username = str(request.data.get("username", ""))
+        # A JSON body may be any value, a list say: the serializer refuses it (400), the count needs a name.
+        username = str(request.data.get("username", "")) if isinstance(request.data, Mapping) else ""
         wait = check_log_in(request, username)
         if wait:
             raise exceptions.Throttled(wait=wait)
@@ -117,3 +241,10 @@ class TokenView(ObtainAuthToken):
         except exceptions.ValidationError:
             count_failed_log_in(request, username)
             raise
+
+
+@login_not_required
+@csrf_exempt
+def api_not_found(request):
+    """No such path under /api/: DRF's 404, in JSON, for any method (the site's own 404 page is HTML)."""
+    return JsonResponse({"detail": exceptions.NotFound.default_detail}, status=status.HTTP_404_NOT_FOUND)

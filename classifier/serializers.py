@@ -16,9 +16,19 @@ class PredictionCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(error.messages) from None
 
 
+class PredictionCreatedSerializer(serializers.Serializer):
+    """The answer to an upload: the new prediction, still pending, and where to read it."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Prediction.Status.choices)
+    url = serializers.URLField()
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     model_version = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
+    # Each class of the answering version with its probability; empty until answered.
+    probabilities = serializers.DictField(child=serializers.FloatField(), read_only=True)
     # A class name, "unsure" or "other"; the label for an answer from before verdicts; null until answered.
     verdict = serializers.CharField(source="final_verdict", read_only=True, allow_null=True)
     # What the owner said the photo shows: a class of the answering version or "other"; null if nothing.
@@ -40,6 +50,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "heatmap_url",
             "feedback",
         ]
+        read_only_fields = fields
 
     def get_model_version(self, prediction) -> str | None:
         version = prediction.model_version

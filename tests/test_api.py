@@ -34,6 +34,19 @@ def test_it_refuses_a_token_for_bad_credentials(user):
     assert "token" not in r.json()
 
 
+def test_it_refuses_a_token_request_whose_json_is_not_an_object(user):
+    r = APIClient().post("/api/token/", [{"username": "alice"}], format="json")
+    assert r.status_code == 400
+    assert r.json() == {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}
+
+
+def test_the_token_call_ignores_a_stale_token_it_carries(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    r = client.post("/api/token/", {"username": "alice", "password": "correct horse battery"})
+    assert r.status_code == 200
+
+
 def test_it_refuses_calls_without_credentials(make_prediction):
     client = APIClient()
     assert client.get("/api/predictions/").status_code == 401

@@ -37,6 +37,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    # The API's OpenAPI schema (/api/schema/) and its reference page (/api/docs/), whose Swagger UI files
+    # come from the sidecar's static files, never from a CDN.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_ratelimit",
     "django_htmx",
     "csp",
@@ -288,6 +292,23 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_THROTTLE_RATES": {"api": CATDOG_RATELIMIT_API, "uploads": CATDOG_RATELIMIT_API_UPLOADS},
     "NUM_PROXIES": CATDOG_NUM_PROXIES,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The schema and the reference page are public, as API references are: they describe the calls, and every
+# call but the token's still needs a token (or a session).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "catdog API",
+    "DESCRIPTION": (
+        "Photos in, answers out: upload a photo (or a zip of photos), then read its prediction once a worker "
+        "has answered. Authenticate with `Authorization: Token <token>` (POST /api/token/ gives it)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,  # a request's file fields are binary, its read-only fields left out
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge fetched from validator.swagger.io: the page loads nothing from anywhere but the site.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 LOGGING = {
