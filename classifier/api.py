@@ -1,3 +1,5 @@
+import hashlib
+import json
 from collections.abc import Mapping
 
 from django.contrib.auth.decorators import login_not_required
@@ -25,13 +27,15 @@ from accounts.ratelimits import check_log_in, count_failed_log_in
 from .actions import (
     NOT_ANSWERED,
     FeedbackError,
+    IdempotencyKeyReused,
+    do_answer_once,
     do_create_predictions,
     do_delete_prediction,
     do_give_feedback,
     do_withdraw_feedback,
 )
 from .api_docs import DETAIL, ONE_PREDICTION, PREDICTION_ID, SIGNED_IN, THROTTLED, field_errors
-from .models import FEEDBACK_FILTERS, Prediction, verdict_choices
+from .models import FEEDBACK_FILTERS, IdempotencyKey, Prediction, verdict_choices
 from .serializers import (
     FeedbackInputSerializer,
     FeedbackSerializer,
@@ -40,6 +44,11 @@ from .serializers import (
     PredictionSerializer,
 )
 from .views import serve_heatmap
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = IdempotencyKey._meta.get_field("key").max_length
+# Says that the answer is the stored one of an earlier request with the same key (as Stripe's API does).
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class _ScopedRateThrottle(ScopedRateThrottle):
@@ -120,25 +129,58 @@ class PredictionViewSet(
 
     @extend_schema(
         summary="Upload a photo",
+        description="With an `Idempotency-Key` header, a retry (same key, same request) within 24 hours gets the "
+        "first answer again, marked `Idempotent-Replayed: true`, instead of a second prediction.",
         request={"multipart/form-data": PredictionCreateSerializer},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+                OpenApiParameter.HEADER,
+                description="A key of the caller's choosing (a UUID, say), unique per upload; kept 24 hours.",
+            ),
+        ],
         responses={
             202: OpenApiResponse(
                 PredictionCreatedSerializer, "Stored and queued; the Location header is the prediction's URL."
             ),
-            400: field_errors("UploadRefused", ["image"], "The photo was refused (the message says why)."),
+            400: OpenApiResponse(
+                inline_serializer(
+                    "UploadRefused",
+                    {
+                        "image": serializers.ListField(child=serializers.CharField(), required=False),
+                        "detail": serializers.CharField(required=False),
+                    },
+                ),
+                "The photo was refused (`image`: the messages say why), or the Idempotency-Key header is empty or "
+                "too long (`detail`). Nothing is stored: the key may be sent again.",
+            ),
+            422: OpenApiResponse(DETAIL, "The Idempotency-Key was sent before with another request."),
             **SIGNED_IN,
         },
     )
     def create(self, request):
+        key = _idempotency_key(request)
+        if key is None:
+            status_code, body, replayed = *self._upload(request), False
+        else:
+            try:
+                status_code, body, replayed = do_answer_once(
+                    request.user, key, _fingerprint(request.data), lambda: self._upload(request)
+                )
+            except IdempotencyKeyReused as error:
+                return Response({"detail": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        headers = {"Location": body["url"]} if "url" in body else {}
+        if replayed:
+            headers[REPLAYED_HEADER] = "true"
+        return Response(body, status=status_code, headers=headers)
+
+    def _upload(self, request) -> tuple[int, dict]:
         serializer = PredictionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         [prediction] = do_create_predictions(request.user, [serializer.validated_data["image"]])
         url = reverse("api:prediction-detail", args=[prediction.pk], request=request)
-        return Response(
-            {"id": prediction.pk, "status": prediction.status, "url": url},
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": url},
-        )
+        return status.HTTP_202_ACCEPTED, {"id": prediction.pk, "status": prediction.status, "url": url}
 
     @extend_schema(
         methods=["POST"],
@@ -211,6 +253,41 @@ class PredictionViewSet(
 
     def perform_destroy(self, prediction):
         do_delete_prediction(prediction)
+
+
+def _idempotency_key(request) -> str | None:
+    """The request's Idempotency-Key, None without one; 400 for an empty or overlong one."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key.strip():
+        raise exceptions.ValidationError({"detail": f"The {IDEMPOTENCY_HEADER} header is empty: send a unique key."})
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise exceptions.ValidationError(
+            {
+                "detail": f"The {IDEMPOTENCY_HEADER} header is {len(key)} characters long; at most "
+                f"{IDEMPOTENCY_KEY_MAX_LENGTH} are kept (a UUID is 36)."
+            }
+        )
+    return key
+
+
+def _fingerprint(data) -> str:
+    """A digest of a request's fields and files (their names and contents), whatever order and multipart boundary
+    a retry sends them in."""
+    digest = hashlib.sha256()
+    items = data.lists() if hasattr(data, "lists") else ((name, [value]) for name, value in data.items())
+    for name, values in sorted(items, key=lambda item: item[0]):
+        for value in values:
+            digest.update(json.dumps(name).encode())
+            if hasattr(value, "chunks"):
+                digest.update(json.dumps(value.name).encode())
+                for chunk in value.chunks():
+                    digest.update(chunk)
+                value.seek(0)
+            else:
+                digest.update(json.dumps(value, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 class TokenView(ObtainAuthToken):

@@ -284,3 +284,31 @@ class Review(models.Model):
 
     def __str__(self):
         return f"{self.get_decision_display()} {self.label} for prediction {self.prediction_id}".replace("  ", " ")
+
+
+# A retried upload with the same Idempotency-Key gets the first answer for this long; then the key may be used again.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+
+
+class IdempotencyKey(models.Model):
+    """The answer to a `POST /api/predictions/` sent with an `Idempotency-Key` header: the same user retrying with
+    the same key gets this answer again, not a second prediction. One per user and key, enforced by the database,
+    so that two retries arriving together cannot both upload; the sweep forgets keys past their lifetime."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # A digest of the request's fields and files: the same key with another request is refused, not answered.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)  # null only inside the transaction that answers
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="classifier_idempotency_key_once")]
+
+    def __str__(self):
+        return f"{self.key} ({self.status_code})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.created_at < timezone.now() - IDEMPOTENCY_KEY_LIFETIME

@@ -18,6 +18,7 @@ from .actions import (
     do_count_delivery,
     do_fail_prediction,
     do_finish_prediction,
+    do_forget_idempotency_keys,
     do_release_predictions,
     do_resend_predictions,
     do_uncount_delivery,
@@ -224,3 +225,9 @@ def _attach_heatmap(prediction_id: int, photo: bytes, heatmap) -> None:
 def resend_predictions() -> int:
     """Run by beat every CATDOG_SWEEP_SECONDS: no pending prediction stays unsent after a broker outage."""
     return do_resend_predictions()
+
+
+@shared_task
+def forget_idempotency_keys() -> int:
+    """Run by beat every CATDOG_IDEMPOTENCY_SWEEP_SECONDS: Idempotency-Keys past their 24 hours are forgotten."""
+    return do_forget_idempotency_keys()

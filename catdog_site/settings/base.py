@@ -225,11 +225,18 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # than CATDOG_RESEND_AFTER_SECONDS ago, are sent again. The task is idempotent, so a duplicate is harmless.
 CATDOG_SWEEP_SECONDS = env.float("CATDOG_SWEEP_SECONDS", default=30.0)
 CATDOG_RESEND_AFTER_SECONDS = env.int("CATDOG_RESEND_AFTER_SECONDS", default=300)
+CATDOG_IDEMPOTENCY_SWEEP_SECONDS = env.float("CATDOG_IDEMPOTENCY_SWEEP_SECONDS", default=3600.0)
 CELERY_BEAT_SCHEDULE = {
     "resend-predictions": {
         "task": "classifier.tasks.resend_predictions",
         "schedule": CATDOG_SWEEP_SECONDS,
         "options": {"expires": CATDOG_SWEEP_SECONDS},  # sweeps that piled up while workers were down: one will do
+    },
+    # Idempotency-Keys of API uploads past their 24 hours (classifier.models.IDEMPOTENCY_KEY_LIFETIME).
+    "forget-idempotency-keys": {
+        "task": "classifier.tasks.forget_idempotency_keys",
+        "schedule": CATDOG_IDEMPOTENCY_SWEEP_SECONDS,
+        "options": {"expires": CATDOG_IDEMPOTENCY_SWEEP_SECONDS},
     },
     # Trainings whose worker stopped beating, dataset checks that no worker is on any more: failed, with why.
     "sweep-stuck-work": {
@@ -248,6 +255,7 @@ CELERY_TASK_DEFAULT_QUEUE = "predictions"
 # cannot hold them up.
 CELERY_TASK_ROUTES = {
     "classifier.tasks.resend_predictions": {"queue": "maintenance"},
+    "classifier.tasks.forget_idempotency_keys": {"queue": "maintenance"},
     "classifier.tasks.*": {"queue": "predictions"},
     "trainer.tasks.ingest_*": {"queue": "datasets"},
     "trainer.tasks.sweep_*": {"queue": "maintenance"},  # its own queue: a backlog of work cannot starve it
