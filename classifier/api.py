@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -34,9 +35,19 @@ from .actions import (
     do_give_feedback,
     do_withdraw_feedback,
 )
-from .api_docs import DETAIL, ONE_PREDICTION, PREDICTION_ID, SIGNED_IN, THROTTLED, field_errors
+from .api_docs import (
+    DETAIL,
+    ONE_PREDICTION,
+    PREDICTION_ID,
+    SIGNED_IN,
+    SIGNED_IN_WITH_BODY,
+    THROTTLED,
+    UNSUPPORTED,
+    field_errors,
+)
 from .models import FEEDBACK_FILTERS, IdempotencyKey, Prediction, verdict_choices
 from .serializers import (
+    BatchCreatedSerializer,
     FeedbackInputSerializer,
     FeedbackSerializer,
     PredictionCreatedSerializer,
@@ -128,8 +139,10 @@ class PredictionViewSet(
         return predictions
 
     @extend_schema(
-        summary="Upload a photo",
-        description="With an `Idempotency-Key` header, a retry (same key, same request) within 24 hours gets the "
+        summary="Upload a photo, or a zip of photos",
+        description="Send the photo as `image`, or a zip of photos as `archive` (at most as many photos, as large "
+        "each, as the upload page takes; a zip bomb, or an entry leading out of the archive, is refused as for "
+        "datasets). With an `Idempotency-Key` header, a retry (same key, same request) within 24 hours gets the "
         "first answer again, marked `Idempotent-Replayed: true`, instead of a second prediction.",
         request={"multipart/form-data": PredictionCreateSerializer},
         parameters=[
@@ -142,21 +155,24 @@ class PredictionViewSet(
         ],
         responses={
             202: OpenApiResponse(
-                PredictionCreatedSerializer, "Stored and queued; the Location header is the prediction's URL."
-            ),
-            400: OpenApiResponse(
-                inline_serializer(
-                    "UploadRefused",
-                    {
-                        "image": serializers.ListField(child=serializers.CharField(), required=False),
-                        "detail": serializers.CharField(required=False),
-                    },
+                PolymorphicProxySerializer(
+                    "UploadAccepted",
+                    [PredictionCreatedSerializer, BatchCreatedSerializer],
+                    resource_type_field_name=None,
                 ),
-                "The photo was refused (`image`: the messages say why), or the Idempotency-Key header is empty or "
-                "too long (`detail`). Nothing is stored: the key may be sent again.",
+                "Stored and queued. A photo: the prediction, and its URL in the Location header too. A zip: a "
+                "prediction for each photo that passed the checks, and the entries rejected, each with its reason.",
+            ),
+            400: field_errors(
+                "UploadRefused",
+                ["image", "archive"],
+                "The photo was refused (`image`: the messages say why); the zip was refused whole, or nothing in it "
+                "could be used (`archive`: why, then each entry's reason); or the Idempotency-Key header is empty or "
+                "too long, or the body cannot be parsed (`detail`). Nothing is stored: the key may be sent again.",
+                detail=True,
             ),
             422: OpenApiResponse(DETAIL, "The Idempotency-Key was sent before with another request."),
-            **SIGNED_IN,
+            **SIGNED_IN_WITH_BODY,
         },
     )
     def create(self, request):
@@ -178,9 +194,14 @@ class PredictionViewSet(
     def _upload(self, request) -> tuple[int, dict]:
         serializer = PredictionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        [prediction] = do_create_predictions(request.user, [serializer.validated_data["image"]])
-        url = reverse("api:prediction-detail", args=[prediction.pk], request=request)
-        return status.HTTP_202_ACCEPTED, {"id": prediction.pk, "status": prediction.status, "url": url}
+        if "image" in serializer.validated_data:
+            [prediction] = do_create_predictions(request.user, [serializer.validated_data["image"]])
+            return status.HTTP_202_ACCEPTED, _created(prediction, request)
+        checked = serializer.validated_data["archive"]
+        predictions = do_create_predictions(request.user, checked.images)
+        rejected = [{"name": name, "reason": reason} for name, reason in checked.rejected]
+        body = {"predictions": [_created(prediction, request) for prediction in predictions], "rejected": rejected}
+        return status.HTTP_202_ACCEPTED, body
 
     @extend_schema(
         methods=["POST"],
@@ -190,16 +211,14 @@ class PredictionViewSet(
         responses={
             200: OpenApiResponse(FeedbackSerializer, "Replaced the earlier feedback."),
             201: OpenApiResponse(FeedbackSerializer, "Stored."),
-            400: OpenApiResponse(
-                inline_serializer(
-                    "FeedbackRefused",
-                    {
-                        "label": serializers.ListField(child=serializers.CharField(), required=False),
-                        "detail": serializers.CharField(required=False),
-                    },
-                ),
-                "A label the answering version does not know (`label`), or a photo without an answer yet (`detail`).",
+            400: field_errors(
+                "FeedbackRefused",
+                ["label"],
+                "A label the answering version does not know (`label`); a photo without an answer yet, or a body "
+                "that cannot be parsed (`detail`).",
+                detail=True,
             ),
+            415: UNSUPPORTED,
             **ONE_PREDICTION,
         },
     )
@@ -255,6 +274,11 @@ class PredictionViewSet(
         do_delete_prediction(prediction)
 
 
+def _created(prediction: Prediction, request) -> dict:
+    url = reverse("api:prediction-detail", args=[prediction.pk], request=request)
+    return {"id": prediction.pk, "status": prediction.status, "url": url}
+
+
 def _idempotency_key(request) -> str | None:
     """The request's Idempotency-Key, None without one; 400 for an empty or overlong one."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
@@ -302,8 +326,12 @@ class TokenView(ObtainAuthToken):
         responses={
             200: inline_serializer("Token", {"token": serializers.CharField()}),
             400: field_errors(
-                "TokenRefused", ["username", "password", "non_field_errors"], "Wrong or missing credentials."
+                "TokenRefused",
+                ["username", "password", "non_field_errors"],
+                "Wrong or missing credentials; a body that cannot be parsed (`detail`).",
+                detail=True,
             ),
+            415: UNSUPPORTED,
             429: THROTTLED,
         },
     )

@@ -3,17 +3,38 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from .models import Feedback, Prediction
-from .validation import check_image_upload
+from .validation import check_image_upload, check_zip_upload
 
 
 class PredictionCreateSerializer(serializers.Serializer):
-    image = serializers.FileField()
+    """One photo (`image`), or a zip of photos (`archive`): one of the two."""
+
+    image = serializers.FileField(required=False, help_text="A JPEG, PNG, WebP, BMP or GIF photo.")
+    archive = serializers.FileField(
+        required=False,
+        help_text="A zip of photos, in place of `image`: as many photos, as large each, as the upload page takes.",
+    )
 
     def validate_image(self, upload):
         try:
             return check_image_upload(upload)
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.messages) from None
+
+    def validate_archive(self, upload):
+        try:
+            return check_zip_upload(upload)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+    def validate(self, data):
+        if "image" in data and "archive" in data:
+            raise serializers.ValidationError(
+                {"archive": ["Send a photo (image) or a zip of photos (archive), not both."]}
+            )
+        if not data:
+            raise serializers.ValidationError({"image": ["Send a photo (image), or a zip of photos (archive)."]})
+        return data
 
 
 class PredictionCreatedSerializer(serializers.Serializer):
@@ -22,6 +43,18 @@ class PredictionCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=Prediction.Status.choices)
     url = serializers.URLField()
+
+
+class RejectedEntrySerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The entry's name in the archive.")
+    reason = serializers.CharField()
+
+
+class BatchCreatedSerializer(serializers.Serializer):
+    """The answer to a zip of photos: a prediction for each photo that passed the checks, and why the others did not."""
+
+    predictions = PredictionCreatedSerializer(many=True)
+    rejected = RejectedEntrySerializer(many=True)
 
 
 class PredictionSerializer(serializers.ModelSerializer):

@@ -2,17 +2,15 @@
 (cat/1.jpg) or Kaggle's flat names (cat.0.jpg), under any folders that only wrap the data."""
 
 import re
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from .. import zipfiles
 from .collection import Collection, DatasetRefused
 
-_READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
 # Kaggle's flat layout: cat.0.jpg, dog.12.png.
 _KAGGLE_NAME = re.compile(r"(?P<label>[^.]+)\.\d+\.\w+")
 
@@ -32,13 +30,16 @@ class File:
 
 def check_totals(count: int, size: int, what: str) -> None:
     """Refuse `what` (an archive or a folder) if it holds more files or bytes than the limits allow."""
-    if count > settings.CATDOG_DATASET_MAX_FILES:
-        raise DatasetRefused(f"{what} holds more than {settings.CATDOG_DATASET_MAX_FILES} files.")
-    if size > settings.CATDOG_DATASET_MAX_UNCOMPRESSED_BYTES:
-        raise DatasetRefused(
-            f"{what} holds {filesizeformat(size)} of files; the limit is "
-            f"{filesizeformat(settings.CATDOG_DATASET_MAX_UNCOMPRESSED_BYTES)}."
+    try:
+        zipfiles.check_totals(
+            count,
+            size,
+            what,
+            max_files=settings.CATDOG_DATASET_MAX_FILES,
+            max_bytes=settings.CATDOG_DATASET_MAX_UNCOMPRESSED_BYTES,
         )
+    except zipfiles.ArchiveRefused as refused:
+        raise DatasetRefused(str(refused)) from None
 
 
 def add_files(collection: Collection, files: list[File]) -> None:
@@ -55,7 +56,7 @@ def add_files(collection: Collection, files: list[File]) -> None:
         else:
             try:
                 data = f.read(limit + 1)
-            except _READ_ERRORS as error:
+            except zipfiles.READ_ERRORS as error:
                 collection.skip(f.origin, f"skipped: it cannot be unpacked ({error})")
             else:
                 collection.add(f.origin, label, data)
