@@ -83,6 +83,14 @@ def test_macos_clutter_is_ignored_not_rejected(api):
     assert Prediction.objects.count() == 1
 
 
+def test_macos_clutter_does_not_count_against_the_limit(api, settings):
+    settings.CATDOG_MAX_FILES_PER_UPLOAD = 2
+    clutter = {"__MACOSX/._a.png": b"\x00\x05", "__MACOSX/._b.png": b"\x00\x05", ".DS_Store": b"x"}
+    r = _send(api, zip_bytes({"a.png": photo(1), "b.png": photo(2), **clutter}))
+    assert r.status_code == 202
+    assert len(r.json()["predictions"]) == 2
+
+
 def test_a_zip_with_nothing_usable_is_refused_whole_saying_why_for_each_entry(api, settings):
     r = _send(api, zip_bytes({"notes.txt": b"not a photo", "../evil.png": photo(2)}))
     assert r.status_code == 400
