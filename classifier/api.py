@@ -165,7 +165,7 @@ class PredictionViewSet(
             ),
             400: field_errors(
                 "UploadRefused",
-                ["image", "archive"],
+                ["image", "archive", "non_field_errors"],
                 "The photo was refused (`image`: the messages say why); the zip was refused whole, or nothing in it "
                 "could be used (`archive`: why, then each entry's reason); or the Idempotency-Key header is empty or "
                 "too long, or the body cannot be parsed (`detail`). Nothing is stored: the key may be sent again.",
@@ -300,6 +300,9 @@ def _fingerprint(data) -> str:
     """A digest of a request's fields and files (their names and contents), whatever order and multipart boundary
     a retry sends them in."""
     digest = hashlib.sha256()
+    if not isinstance(data, Mapping):  # a JSON body may be any value; the serializer refuses it
+        digest.update(json.dumps(data, sort_keys=True, default=str).encode())
+        return digest.hexdigest()
     items = data.lists() if hasattr(data, "lists") else ((name, [value]) for name, value in data.items())
     for name, values in sorted(items, key=lambda item: item[0]):
         for value in values:

@@ -95,6 +95,13 @@ def test_an_empty_or_overlong_key_is_refused_with_400(api, key, fragment):
     assert not Prediction.objects.exists() and not IdempotencyKey.objects.exists()
 
 
+def test_a_key_with_a_json_body_that_is_no_object_is_refused_with_400(api):
+    r = api.post(URL, [1, 2], format="json", HTTP_IDEMPOTENCY_KEY="upload-1")
+    assert r.status_code == 400
+    assert r.json() == {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}
+    assert not IdempotencyKey.objects.exists()
+
+
 def test_a_key_of_255_characters_is_kept(api):
     assert _post(api, "k" * 255).status_code == 202
     assert _post(api, "k" * 255)["Idempotent-Replayed"] == "true"
