@@ -308,7 +308,3 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.status_code})"
-
-    @property
-    def is_expired(self) -> bool:
-        return self.created_at < timezone.now() - IDEMPOTENCY_KEY_LIFETIME
