@@ -1,11 +1,13 @@
 """The API does what its OpenAPI schema (/api/schema/) says: schemathesis calls every operation with generated
 requests, with a real token of a user who owns predictions (answered ones with feedback and a heatmap, pending,
 failed), and checks that no answer is a 5xx and that every status code, header and body is one the schema
-documents. Examples are limited so that the file runs in well under a minute."""
+documents. Examples are limited so that the file runs in well under a minute. The rate limits, which generated
+requests never reach, are checked against the schema at low rates."""
 
 import hypothesis
 import pytest
 import schemathesis
+from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import strategies as st
@@ -82,3 +84,38 @@ def test_every_answer_is_one_the_schema_documents(case, token):
     # it; ?overlay= other than 1 is no overlay).
     lenient = [schemathesis.checks.positive_data_acceptance, schemathesis.checks.negative_data_rejection]
     case.call_and_validate(headers={"Authorization": f"Token {token}"}, excluded_checks=lenient)
+
+
+@pytest.fixture
+def low_rates(settings):
+    """One call a minute of each kind, from a clean slate: the next call is throttled (429)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "1/m", "uploads": "1/m"}}
+    settings.CATDOG_RATELIMIT_LOGIN_PER_IP = "1/m"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [
+        ("/api/predictions/", "GET", None),
+        ("/api/predictions/", "POST", {"image": image_bytes()}),
+        ("/api/token/", "POST", {"username": "alice", "password": "wrong"}),
+    ],
+)
+def test_a_throttled_call_is_answered_as_the_schema_says(api_schema, token, low_rates, path, method, body):
+    """Generated requests never reach the rates; a 429 has its documented shape and says when to come back."""
+    operation = api_schema[path][method]
+    media_type = "multipart/form-data" if path == "/api/predictions/" else "application/x-www-form-urlencoded"
+    request = {"body": body, "media_type": media_type} if body else {}
+    case = operation.Case(headers={"Authorization": f"Token {token}"}, **request)
+    case.call()
+    throttled = case.call()
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"][0]) > 0
+    checks = schemathesis.checks
+    case.validate_response(
+        throttled,
+        checks=[checks.status_code_conformance, checks.content_type_conformance, checks.response_schema_conformance],
+    )
