@@ -8,11 +8,9 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image
 
-from trainer.images import upright_size
 from trainer.models import ModelVersion
 
 from .actions import (
-    do_attach_heatmap,
     do_claim_prediction,
     do_claim_waiting,
     do_count_delivery,
@@ -22,7 +20,6 @@ from .actions import (
     do_resend_predictions,
     do_uncount_delivery,
 )
-from .heatmaps import render_grayscale
 from .models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -139,7 +136,7 @@ def _waiting_photos(prediction_id: int) -> dict[int, bytes]:
 
 def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
     """Decode each photo (a photo that cannot be decoded fails alone), answer them all in one engine call,
-    store the answers, then the heatmaps."""
+    store the answers, each with its heatmap's grid."""
     decoded = {}
     for prediction_id, data in photos.items():
         try:
@@ -161,14 +158,8 @@ def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
         return
     logger.info("Answered predictions %s in one engine call", list(decoded))
     with transaction.atomic():  # one commit for the batch's answers, not one a photo
-        answered = [
-            (prediction_id, result)
-            for prediction_id, result in zip(decoded, results, strict=True)
-            if _finish_done(prediction_id, version, result)
-        ]
-    with transaction.atomic():  # and one for their heatmaps
-        for prediction_id, result in answered:
-            _attach_heatmap(prediction_id, photos[prediction_id], result.heatmap)
+        for prediction_id, result in zip(decoded, results, strict=True):
+            _finish_done(prediction_id, version, result)
 
 
 def _stopped_the_worker_too_often(prediction: Prediction) -> bool:
@@ -202,22 +193,9 @@ def _fail_for_the_model(prediction_id: int, version: ModelVersion, error: Except
     do_fail_prediction(prediction_id, MODEL_UNAVAILABLE)
 
 
-def _finish_done(prediction_id: int, version: ModelVersion, result) -> bool:
+def _finish_done(prediction_id: int, version: ModelVersion, result) -> None:
     if not do_finish_prediction(prediction_id, version, result):
         logger.info("Prediction %s was finished or deleted meanwhile; this result is dropped", prediction_id)
-        return False
-    return True
-
-
-def _attach_heatmap(prediction_id: int, photo: bytes, heatmap) -> None:
-    """The heatmap follows the answer, which is already stored and shown: a heatmap that cannot be made or
-    stored is logged and the page goes without it, the answer stands."""
-    try:
-        png = render_grayscale(heatmap, upright_size(io.BytesIO(photo)))
-        with transaction.atomic():  # a savepoint: one that fails leaves the others of its batch stored
-            do_attach_heatmap(prediction_id, png)
-    except Exception:
-        logger.exception("Prediction %s: its heatmap could not be stored; the answer stands", prediction_id)
 
 
 @shared_task
