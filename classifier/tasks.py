@@ -49,6 +49,10 @@ UNDECODABLE = (Image.UnidentifiedImageError, Image.DecompressionBombError, Synta
 MODEL_FAILED = "The model failed on this photo. You can try again."
 
 
+# What the task reads of its own prediction: not the answer's fields (the probabilities, the heatmap's grid).
+_TASK_FIELDS = ("pk", "status", "image", "attempts", "claimed_by", "claimed_at")
+
+
 # acks_late: a worker that dies mid-task leaves the message to be delivered again; that is safe
 # because the task only ever finishes a prediction that is still pending (see the conditional writes).
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
@@ -56,7 +60,8 @@ def predict_image(self, prediction_id: int) -> None:
     """Answer a photo, and in the same engine call the photos waiting behind it (micro-batching): under a
     backlog one call answers up to CATDOG_BATCH_MAX of them, much faster than one at a time; a photo alone goes
     at once. The tasks of the photos taken along find them answered (or still being answered) and return."""
-    prediction = Prediction.objects.filter(pk=prediction_id).first()
+    # Under a backlog most tasks find their photo answered in another's batch: one small query tells them.
+    prediction = Prediction.objects.only(*_TASK_FIELDS).filter(pk=prediction_id).first()
     if prediction is None or prediction.status != Prediction.Status.PENDING:
         return  # deleted, or finished by an earlier delivery
     if prediction.is_claimed_by_another_task:
@@ -96,16 +101,19 @@ def predict_image(self, prediction_id: int) -> None:
         _retry_or_fail(self, prediction_id, error, "The photo could not be read from storage. Try again later.")
         return
 
-    if not do_claim_prediction(prediction_id):
+    with transaction.atomic():  # its own photo and those waiting now taken in one commit
+        claimed = do_claim_prediction(prediction_id)
+        # An earlier delivery died with its worker, perhaps because of a photo it took along: this one goes
+        # alone, and those go back to their own tasks, alone too.
+        taken = _claim_waiting(prediction_id, _room()) if claimed and not prediction.attempts else []
+    if not claimed:
         do_uncount_delivery(prediction_id)  # another task took it into its batch meanwhile: it is theirs
         return
     if prediction.attempts:
-        # An earlier delivery died with its worker, perhaps because of a photo it took along: this one goes
-        # alone, and those go back to their own tasks, alone too.
         taken_along = Prediction.objects.filter(claimed_by=prediction_id).exclude(pk=prediction_id)
         do_release_predictions(list(taken_along.values_list("pk", flat=True)), lost=True)
     else:
-        photos |= _waiting_photos(prediction_id)
+        photos |= _waiting_photos(prediction_id, taken)
     _answer(model, version, photos)
 
 
@@ -114,14 +122,22 @@ def _read(prediction: Prediction) -> bytes:
         return f.read()
 
 
-def _waiting_photos(prediction_id: int) -> dict[int, bytes]:
-    """The photos of the predictions taken into this task's batch: those waiting now, and when some were, those
-    that arrive within CATDOG_BATCH_WAIT_MS (a batch forms only under load, so a photo alone never waits)."""
-    room = settings.CATDOG_BATCH_MAX - 1
-    taken = do_claim_waiting(prediction_id, room) if room > 0 else []
-    if taken and len(taken) < room and settings.CATDOG_BATCH_WAIT_MS > 0:
+def _room() -> int:
+    """How many photos a task may take along with its own."""
+    return settings.CATDOG_BATCH_MAX - 1
+
+
+def _claim_waiting(prediction_id: int, limit: int) -> list[int]:
+    return do_claim_waiting(prediction_id, limit) if limit > 0 else []
+
+
+def _waiting_photos(prediction_id: int, taken: list[int]) -> dict[int, bytes]:
+    """The photos of the predictions taken into this task's batch: `taken`, those that were waiting, and when
+    there were some, those that arrive within CATDOG_BATCH_WAIT_MS (a batch forms only under load, so a photo
+    alone never waits)."""
+    if taken and len(taken) < _room() and settings.CATDOG_BATCH_WAIT_MS > 0:
         time.sleep(settings.CATDOG_BATCH_WAIT_MS / 1000)
-        taken += do_claim_waiting(prediction_id, room - len(taken))
+        taken = taken + _claim_waiting(prediction_id, _room() - len(taken))
     photos = {}
     rows = Prediction.objects.filter(pk__in=taken).only("pk", "owner_id", "image").in_bulk()
     for prediction in (rows[pk] for pk in taken if pk in rows):
