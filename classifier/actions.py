@@ -267,12 +267,6 @@ def _origin(prediction: Prediction) -> str:
 # --- The prediction task's state changes (classifier/tasks.py) -----------------------------------------------
 
 
-def do_count_delivery(prediction_id: int) -> None:
-    """Count a delivery of the prediction's task, before any work: one that kills its worker never gets to
-    count itself afterwards."""
-    Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") + 1)
-
-
 def do_uncount_delivery(prediction_id: int) -> None:
     """A retry the task chose is not a delivery lost to a dying worker."""
     Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") - 1)
@@ -285,12 +279,15 @@ def _claimable(prediction_id: int):
 
 
 def do_claim_prediction(prediction_id: int) -> bool:
-    """Take the task's own prediction; False when another task took it into its batch meanwhile.
+    """Take the task's own prediction and count this delivery, before any work: a delivery that kills its worker
+    never gets to count itself afterwards. False, nothing counted, when another task took it into its batch.
 
-    One conditional UPDATE: of two tasks after the same row, the database lets one through.
+    One conditional UPDATE, one commit: of two tasks after the same row, the database lets one through.
     """
     return bool(
-        _claimable(prediction_id).filter(pk=prediction_id).update(claimed_by=prediction_id, claimed_at=timezone.now())
+        _claimable(prediction_id)
+        .filter(pk=prediction_id)
+        .update(claimed_by=prediction_id, claimed_at=timezone.now(), attempts=F("attempts") + 1)
     )
 
 

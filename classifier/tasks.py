@@ -13,7 +13,6 @@ from trainer.models import ModelVersion
 from .actions import (
     do_claim_prediction,
     do_claim_waiting,
-    do_count_delivery,
     do_fail_prediction,
     do_finish_prediction,
     do_release_predictions,
@@ -68,6 +67,8 @@ def predict_image(self, prediction_id: int) -> None:
         return  # another task is answering it with its own
     if _stopped_the_worker_too_often(prediction):
         return
+    if not do_claim_prediction(prediction_id):
+        return  # another task took it into its batch meanwhile: it is theirs
 
     # Read on every task, so that an activation reaches running workers; the large text fields are
     # not needed to answer.
@@ -101,19 +102,13 @@ def predict_image(self, prediction_id: int) -> None:
         _retry_or_fail(self, prediction_id, error, "The photo could not be read from storage. Try again later.")
         return
 
-    with transaction.atomic():  # its own photo and those waiting now taken in one commit
-        claimed = do_claim_prediction(prediction_id)
+    if prediction.attempts:
         # An earlier delivery died with its worker, perhaps because of a photo it took along: this one goes
         # alone, and those go back to their own tasks, alone too.
-        taken = _claim_waiting(prediction_id, _room()) if claimed and not prediction.attempts else []
-    if not claimed:
-        do_uncount_delivery(prediction_id)  # another task took it into its batch meanwhile: it is theirs
-        return
-    if prediction.attempts:
         taken_along = Prediction.objects.filter(claimed_by=prediction_id).exclude(pk=prediction_id)
         do_release_predictions(list(taken_along.values_list("pk", flat=True)), lost=True)
     else:
-        photos |= _waiting_photos(prediction_id, taken)
+        photos |= _waiting_photos(prediction_id)
     _answer(model, version, photos)
 
 
@@ -122,22 +117,14 @@ def _read(prediction: Prediction) -> bytes:
         return f.read()
 
 
-def _room() -> int:
-    """How many photos a task may take along with its own."""
-    return settings.CATDOG_BATCH_MAX - 1
-
-
-def _claim_waiting(prediction_id: int, limit: int) -> list[int]:
-    return do_claim_waiting(prediction_id, limit) if limit > 0 else []
-
-
-def _waiting_photos(prediction_id: int, taken: list[int]) -> dict[int, bytes]:
-    """The photos of the predictions taken into this task's batch: `taken`, those that were waiting, and when
-    there were some, those that arrive within CATDOG_BATCH_WAIT_MS (a batch forms only under load, so a photo
-    alone never waits)."""
-    if taken and len(taken) < _room() and settings.CATDOG_BATCH_WAIT_MS > 0:
+def _waiting_photos(prediction_id: int) -> dict[int, bytes]:
+    """The photos of the predictions taken into this task's batch: those waiting now, and when some were, those
+    that arrive within CATDOG_BATCH_WAIT_MS (a batch forms only under load, so a photo alone never waits)."""
+    room = settings.CATDOG_BATCH_MAX - 1
+    taken = do_claim_waiting(prediction_id, room) if room > 0 else []
+    if taken and len(taken) < room and settings.CATDOG_BATCH_WAIT_MS > 0:
         time.sleep(settings.CATDOG_BATCH_WAIT_MS / 1000)
-        taken = taken + _claim_waiting(prediction_id, _room() - len(taken))
+        taken += do_claim_waiting(prediction_id, room - len(taken))
     photos = {}
     rows = Prediction.objects.filter(pk__in=taken).only("pk", "owner_id", "image").in_bulk()
     for prediction in (rows[pk] for pk in taken if pk in rows):
@@ -179,9 +166,8 @@ def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
 
 
 def _stopped_the_worker_too_often(prediction: Prediction) -> bool:
-    """Count this delivery, before any work: one that kills the worker never gets to count itself later.
-    Every earlier delivery that is still counted died with its worker (a chosen retry uncounts itself)."""
-    do_count_delivery(prediction.pk)
+    """Every earlier delivery that is still counted died with its worker (a chosen retry uncounts itself): a
+    photo that did that too often is failed, not tried again."""
     if prediction.attempts < MAX_PREDICTION_ATTEMPTS:
         return False
     logger.error("Prediction %s stopped the worker %s times; it is failed", prediction.pk, prediction.attempts)

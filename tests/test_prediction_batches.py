@@ -6,6 +6,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import UnidentifiedImageError
 
@@ -67,6 +69,17 @@ def test_the_task_of_a_photo_taken_along_returns_after_one_small_query(
     [query] = queries.captured_queries
     assert "probabilities" not in query["sql"] and "heatmap_grid" not in query["sql"]
     assert Prediction.objects.get(pk=taken.pk).status == ("done" if answered else "pending")
+
+
+def test_a_photo_alone_costs_two_writes(make_prediction, engine_calls):
+    """Its claim, which counts the delivery before any work, and its answer with its heatmap: each a commit."""
+    prediction = make_prediction()
+    with CaptureQueriesContext(connection) as queries:
+        tasks.predict_image(prediction.pk)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert len(writes) == 2, writes
+    prediction.refresh_from_db()
+    assert (prediction.status, prediction.attempts, prediction.claimed_by) == ("done", 1, prediction.pk)
 
 
 def test_a_batch_holds_at_most_the_setting(make_prediction, engine_calls, settings):
