@@ -14,11 +14,12 @@ and measured once on the test photos by `manage.py train_model` afterwards.
 
 The variants:
 - head: today's default, a softmax head (dropout 0.5) on the pooled frozen features of the photos, 20 epochs,
-  Adam at 1e-3 with cosine decay, batches of 32;
-- head_flip: the same head on the photos and their mirrors;
+  Adam at 1e-3 with cosine decay, batches of 32; and head_flip, the same head on the photos and their mirrors
+  (both always run: the fine-tunings start from them);
 - ft_conv1: head_flip's head, then Conv_1 (320 to 1,280 channels) fine-tuned with it on the cached 7x7x320
   maps of block_16 (photos and mirrors) at a small learning rate, batch normalisation frozen;
 - ft_block16: the same with block_16 (expand, depthwise, project) fine-tuned as well, from the 7x7x160 cache;
+- ft_block16_photos: ft_block16 from the head of the photos alone, fine-tuned on the photos alone;
 - and each of them with "+tta": the held-out photo's probabilities averaged with its mirror's (twice the
   serving cost).
 Prints each variant's accuracy per fold, its mean, and the seconds its training took per fold.
@@ -38,7 +39,13 @@ DEFAULT_DATA = BASE_DIR.parent / "shared" / "data" / "catsdogs" / "train"
 DEFAULT_WEIGHTS = BASE_DIR / "trainer" / "shipped" / "catdog.keras"
 CUT = "block_15_add"  # the last layer of the frozen part that is cached
 CONV1_START = "block_16_project_BN"  # ft_conv1 starts after it
-VARIANTS = ("head", "head_flip", "ft_conv1", "ft_block16")
+# The fine-tunings: name, the layer after which the network learns, whether it learns from the mirrors too.
+FINE_TUNINGS = (
+    ("ft_conv1", CONV1_START, True),
+    ("ft_block16", CUT, True),
+    ("ft_block16_photos", CUT, False),
+)
+VARIANTS = ("head", *(name for name, _, _ in FINE_TUNINGS))
 IMAGE_SIZE = 224
 BATCH = 32
 
@@ -155,26 +162,21 @@ def run_fold(experiment: Experiment, data, train, held, variants, args) -> dict[
     pooled_mirror = experiment.predict(tail, mirror)
     y2 = np.concatenate([labels[train], labels[train]])
 
-    started = time.monotonic()
-    keras.utils.set_random_seed(args.seed)
-    head = experiment.head()
-    experiment.fit(head, pooled_photo[train], labels[train], 20, 1e-3)
-    if "head" in variants:
+    heads = {}  # by whether it learnt from the mirrors too: its weights and seconds
+    for mirrored, name in ((False, "head"), (True, "head_flip")):
+        started = time.monotonic()
+        keras.utils.set_random_seed(args.seed)
+        head = experiment.head()
+        if mirrored:
+            experiment.fit(head, np.concatenate([pooled_photo[train], pooled_mirror[train]]), y2, 20, 1e-3)
+        else:
+            experiment.fit(head, pooled_photo[train], labels[train], 20, 1e-3)
+        heads[mirrored] = (head.get_weights(), time.monotonic() - started)
         p = experiment.predict(head, pooled_photo[held])
-        results["head"] = (p, time.monotonic() - started)
-        results["head+tta"] = ((p + experiment.predict(head, pooled_mirror[held])) / 2, results["head"][1])
+        results[name] = (p, heads[mirrored][1])
+        results[f"{name}+tta"] = ((p + experiment.predict(head, pooled_mirror[held])) / 2, heads[mirrored][1])
 
-    started = time.monotonic()
-    keras.utils.set_random_seed(args.seed)
-    head = experiment.head()
-    experiment.fit(head, np.concatenate([pooled_photo[train], pooled_mirror[train]]), y2, 20, 1e-3)
-    flip_seconds = time.monotonic() - started
-    head_weights = head.get_weights()
-    p = experiment.predict(head, pooled_photo[held])
-    results["head_flip"] = (p, flip_seconds)
-    results["head_flip+tta"] = ((p + experiment.predict(head, pooled_mirror[held])) / 2, flip_seconds)
-
-    for variant, start in (("ft_conv1", CONV1_START), ("ft_block16", CUT)):
+    for variant, start, mirrored in FINE_TUNINGS:
         if variant not in variants:
             continue
         experiment.reset(None)
@@ -188,10 +190,14 @@ def run_fold(experiment: Experiment, data, train, held, variants, args) -> dict[
             x_photo, x_mirror = conv1_in["photo"], conv1_in["mirror"]
         started = time.monotonic()
         experiment.reset(start)
-        head.set_weights(head_weights)
+        head.set_weights(heads[mirrored][0])
         model = keras.Sequential([experiment.tails[start], head])
-        experiment.fit(model, np.concatenate([x_photo[train], x_mirror[train]]), y2, args.ft_epochs, args.ft_lr)
-        seconds = flip_seconds + time.monotonic() - started
+        if mirrored:
+            x, y = np.concatenate([x_photo[train], x_mirror[train]]), y2
+        else:
+            x, y = x_photo[train], labels[train]
+        experiment.fit(model, x, y, args.ft_epochs, args.ft_lr)
+        seconds = heads[mirrored][1] + time.monotonic() - started
         p = experiment.predict(model, x_photo[held])
         results[variant] = (p, seconds)
         results[f"{variant}+tta"] = ((p + experiment.predict(model, x_mirror[held])) / 2, seconds)

@@ -26,7 +26,16 @@ SIMPLE_CNN = "simple_cnn"
 # The one list of architectures: ModelVersion.Architecture gives them their labels, model.make_model builds them.
 ARCHITECTURES = (MOBILENET_V2, SIMPLE_CNN)
 ARCHITECTURE_DEFAULTS = {
-    MOBILENET_V2: {"image_size": 224, "epochs": 20, "learning_rate": 1e-3, "dropout": 0.5, "augmentation": "none"},
+    MOBILENET_V2: {
+        "image_size": 224,
+        "epochs": 20,
+        "learning_rate": 1e-3,
+        "dropout": 0.5,
+        "augmentation": "none",
+        "mirror": True,
+        "fine_tune_epochs": 5,
+        "fine_tune_learning_rate": 1e-4,
+    },
     SIMPLE_CNN: {"image_size": 96, "epochs": 30, "learning_rate": 1e-3, "dropout": 0.3, "augmentation": "strong"},
 }
 DEFAULT_BATCH_SIZE = 32
@@ -44,6 +53,9 @@ TUNABLE_SETTINGS = (
     "dropout",
     "augmentation",
     "augment_copies",
+    "mirror",
+    "fine_tune_epochs",
+    "fine_tune_learning_rate",
 )
 
 # The files made from a version's .keras (trainer/ml/export.py): ModelExport kind -> the end of the file's name.
