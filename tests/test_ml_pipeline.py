@@ -198,23 +198,23 @@ def test_augmentation_runs_in_training_only():
 
 
 def test_augmented_maps_differ_from_the_photos_and_from_each_other_and_mirrors_are_mirrored():
-    from trainer.ml.inputs import extract_maps
+    from trainer.ml.inputs import extract_outputs
     from trainer.ml.model import BACKBONE, make_model, split_backbone
 
     model = make_model("mobilenet_v2", (64, 64, 3), 2, augmentation="light", weights=mobilenet_weights())
     front, _ = split_backbone(model.get_layer("encoder").get_layer(BACKBONE))
     pixels = np.random.default_rng(0).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
     batches = [pixels[:2], pixels[2:4], pixels[4:]]
-    (plain,) = extract_maps(model, front, batches)
+    (plain,) = extract_outputs(model, front, batches)
     assert plain.shape == (5, 2, 2, 160)
     # One batch of 5 or batches of 2, 2 and 1: the same maps but for float32 rounding, which depends on the
     # batch size in TensorFlow's CPU kernels (up to 2e-5 seen here).
-    np.testing.assert_allclose(extract_maps(model, front, [pixels])[0], plain, rtol=1e-4, atol=1e-4)
-    first, second = (extract_maps(model, front, batches, augment=True)[0] for _ in range(2))
+    np.testing.assert_allclose(extract_outputs(model, front, [pixels])[0], plain, rtol=1e-4, atol=1e-4)
+    first, second = (extract_outputs(model, front, batches, augment=True)[0] for _ in range(2))
     assert not np.allclose(first, plain) and not np.allclose(first, second)
-    photos, mirrors = extract_maps(model, front, batches, mirror=True)
+    photos, mirrors = extract_outputs(model, front, batches, mirror=True)
     np.testing.assert_allclose(photos, plain, rtol=1e-4, atol=1e-4)
-    (expected,) = extract_maps(model, front, [pixels[:, :, ::-1]])
+    (expected,) = extract_outputs(model, front, [pixels[:, :, ::-1]])
     np.testing.assert_allclose(mirrors, expected, rtol=1e-4, atol=1e-4)
     assert not np.allclose(mirrors, photos)
 
@@ -282,6 +282,8 @@ def test_run_training_mobilenet_v2_saves_one_model_that_scores_as_measured(tmp_p
         batch_size=4,
         augmentation="light",
         augment_copies=1,
+        mirror=True,
+        fine_tune_epochs=2,
         weights=mobilenet_weights(),
     )
     result = run_training(config)
@@ -290,7 +292,7 @@ def test_run_training_mobilenet_v2_saves_one_model_that_scores_as_measured(tmp_p
     assert result.params["test_split"] is None and result.params["weights"] == Path(mobilenet_weights()).name
     assert "train_dir" not in result.params and "test_dir" not in result.params  # no paths of this machine
     assert result.metrics["num_train"] == 12 and result.metrics["num_test"] == 6
-    assert result.params["mirror"] is True and result.params["fine_tune_epochs"] == 5  # the defaults
+    assert result.params["mirror"] is True and result.params["fine_tune_learning_rate"] == 1e-4  # the default
     # Frozen again once trained: a saved model is a weights source (trainer/ml/weights.py).
     assert "mobilenet_v2_imagenet" in result.summary and "Trainable params: 2,562" in result.summary
     # The head and the backbone's tail learned on cached maps; the saved whole, from raw pixels, must score the same.
@@ -314,10 +316,15 @@ def test_unset_settings_take_the_architecture_defaults_and_given_ones_stay(tmp_p
     mobilenet = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", epochs=3, augment_copies=2))
     assert (mobilenet.image_size, mobilenet.epochs, mobilenet.dropout) == (224, 3, 0.5)
     assert mobilenet.augmentation == "none" and mobilenet.augment_copies == 0  # nothing to copy
+    assert (mobilenet.mirror, mobilenet.fine_tune_epochs, mobilenet.fine_tune_learning_rate) == (False, 0, 1e-4)
+    tuned = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", mirror=True, fine_tune_epochs=4))
+    assert (tuned.mirror, tuned.fine_tune_epochs) == (True, 4)
     flipped = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", augmentation="light", augment_copies=2))
     assert flipped.augment_copies == 2
     cnn = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", architecture="simple_cnn", image_size=64))
     assert (cnn.image_size, cnn.augmentation, cnn.augment_copies) == (64, "strong", 0)
+    cnn = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", architecture="simple_cnn", fine_tune_epochs=4))
+    assert (cnn.mirror, cnn.fine_tune_epochs) == (False, 0)  # only MobileNetV2's tail is fine-tuned
     with pytest.raises(ValueError, match="Unknown augmentation"):
         with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", augmentation="lots"))
     with pytest.raises(ValueError, match="Unknown architecture"):
@@ -356,7 +363,8 @@ def test_a_mobilenet_v2_calibration_reads_only_the_test_photos_again(tmp_path):
     train = make_image_folder(tmp_path / "train", per_class=12)
     test = make_image_folder(tmp_path / "test", per_class=3, seed=1)
     config = TrainingConfig(train_dir=train, test_dir=test, output_path=tmp_path / "model.keras", image_size=32,
-                            epochs=2, batch_size=4, augmentation="none", weights=mobilenet_weights())  # fmt: skip
+                            epochs=2, batch_size=4, augmentation="none", fine_tune_epochs=5,
+                            weights=mobilenet_weights())  # fmt: skip
     steps = []
     result = run_training(config, progress_callback=steps.append)
 

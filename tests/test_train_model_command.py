@@ -91,7 +91,7 @@ def test_by_default_it_trains_mobilenet_v2_from_the_weights_setting(folder, tmp_
     }
     assert sidecar["command"].startswith(f"CATDOG_MOBILENET_WEIGHTS={settings.CATDOG_MOBILENET_WEIGHTS} python")
     assert "--arch mobilenet_v2" in sidecar["command"] and "--augmentation none" in sidecar["command"]
-    assert "--mirror --fine-tune-epochs 5 --fine-tune-learning-rate 0.0001" in sidecar["command"]
+    assert "--no-mirror --fine-tune-epochs 0 --fine-tune-learning-rate 0.0001" in sidecar["command"]
 
 
 def _shared_photos(root: Path, split: str, numbers: range) -> Path:

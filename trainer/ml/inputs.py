@@ -1,5 +1,5 @@
-"""What a model is fed while it trains: for MobileNetV2, the maps of every photo by the frozen front of its
-backbone, computed once (`maps_for_tail`); for the simple CNN, the photos decoded from disk a batch at a time
+"""What a model is fed while it trains: for MobileNetV2, the outputs of its frozen part for every photo,
+computed once (`frozen_outputs`); for the simple CNN, the photos decoded from disk a batch at a time
 (`PhotoStream`).
 
 Imports TensorFlow: the training worker only.
@@ -16,9 +16,9 @@ from .data import Datasets, image_batches, load_images
 from .progress import CancelCheck, ProgressCallback, StepProgress, TrainingCancelled
 
 
-def maps_for_tail(
+def frozen_outputs(
     model: keras.Model,
-    front: keras.Model,
+    frozen: keras.Model,
     datasets: Datasets,
     *,
     image_size: int,
@@ -28,12 +28,15 @@ def maps_for_tail(
     progress_callback: ProgressCallback | None,
     should_cancel: CancelCheck | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The frozen front's maps (model.split_backbone) of the training and test photos: x_train, y_train, x_test.
+    """The outputs of `frozen`, the part of the model that does not learn, for the training and test photos:
+    x_train, y_train, x_test. `frozen` is the encoder when only the head learns (1,280 pooled features a
+    photo), the backbone's front when its tail learns too (model.split_backbone: 7x7x160 maps at 224x224).
 
-    On two CPU cores the front is nearly all the cost of an epoch; computing its maps once makes an epoch of
-    the tail and head a few seconds. x_train holds the photos' maps, then, with `mirror`, their left-right
-    mirror images' (from the same decoded batch), then `copies` randomly augmented copies' (0 without
-    augmentation; train.py with_defaults). The photos are decoded from disk batch by batch.
+    On two CPU cores `frozen` is nearly all the cost of an epoch; computing its outputs once makes an epoch
+    of what learns a fraction of a second (the head) or a few seconds (tail and head). x_train holds the
+    photos' outputs, then, with `mirror`, their left-right mirror images' (from the same decoded batch),
+    then `copies` randomly augmented copies' (0 without augmentation; train.py with_defaults). The photos
+    are decoded from disk batch by batch.
     """
     per_pass = -(-len(datasets.train_paths) // batch_size)
     batches = per_pass * (1 + copies) + -(-len(datasets.test_paths) // batch_size)
@@ -46,46 +49,46 @@ def maps_for_tail(
             progress_callback(StepProgress("features", done, batches))
         return should_cancel is not None and should_cancel()
 
-    def maps_of(paths, augment, mirror=False):
+    def outputs_of(paths, augment, mirror=False):
         photos = image_batches(paths, image_size, batch_size)
-        return extract_maps(model, front, photos, augment=augment, mirror=mirror, should_cancel=after_batch)
+        return extract_outputs(model, frozen, photos, augment=augment, mirror=mirror, should_cancel=after_batch)
 
-    train_parts = maps_of(datasets.train_paths, False, mirror)
+    train_parts = outputs_of(datasets.train_paths, False, mirror)
     for _ in range(copies):
-        train_parts += maps_of(datasets.train_paths, True)
-    (x_test,) = maps_of(datasets.test_paths, False)
+        train_parts += outputs_of(datasets.train_paths, True)
+    (x_test,) = outputs_of(datasets.test_paths, False)
     y_train = np.concatenate([datasets.y_train] * len(train_parts))
     return np.concatenate(train_parts), y_train, x_test
 
 
-def extract_maps(
+def extract_outputs(
     model: keras.Model,
-    front: keras.Model,
+    frozen: keras.Model,
     batches: Iterable[np.ndarray],
     *,
     augment: bool = False,
     mirror: bool = False,
     should_cancel: CancelCheck | None = None,
 ) -> list[np.ndarray]:
-    """`front`'s output for batches of uint8 photos after the model's rescaling and, if `augment`, augmentation:
-    [the photos'] or, with `mirror`, [the photos', their left-right mirror images']. `should_cancel` is asked
-    after every batch."""
+    """`frozen`'s output for batches of uint8 photos after the model's rescaling and, if `augment`,
+    augmentation: [the photos'] or, with `mirror`, [the photos', their left-right mirror images'].
+    `should_cancel` is asked after every batch."""
     rescaling = model.get_layer("rescaling")
     augmentation = model.get_layer("augmentation") if augment else None
 
     # One traced graph for every batch size: the last batch is usually smaller.
     @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.uint8)])
-    def maps(pixels):
+    def outputs(pixels):
         x = rescaling(tf.cast(pixels, tf.float32))
         if augmentation is not None:
             x = augmentation(x, training=True)
         if mirror:
             x = tf.concat([x, tf.reverse(x, axis=[2])], axis=0)
-        return front(x, training=False)
+        return frozen(x, training=False)
 
     photos, mirrored = [], []
     for batch in batches:
-        out = maps(batch).numpy()
+        out = outputs(batch).numpy()
         photos.append(out[: len(batch)])
         mirrored.append(out[len(batch) :])
         if should_cancel is not None and should_cancel():

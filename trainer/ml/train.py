@@ -18,7 +18,7 @@ from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_
 from .calibrate import Photos, calibrate
 from .data import Datasets, SkippedFile, class_weights, make_datasets, readable_images
 from .evaluate import TestAnswer, evaluate
-from .inputs import PhotoStream, maps_for_tail
+from .inputs import PhotoStream, frozen_outputs
 from .model import BACKBONE, make_model, set_tail_trainable, split_backbone, summary_text
 from .progress import CancelCheck, EpochProgress, ProgressCallback, StepProgress, TrainingCancelled
 from .weights import IMAGENET, check_weights
@@ -243,13 +243,15 @@ def train(
 
 
 def _train_mobilenet_v2(model, datasets: Datasets, config: TrainingConfig, fitting: "_Fitting", progress, cancel):
-    """The head on the pooled features of the frozen backbone, then, for `fine_tune_epochs`, the backbone's tail
-    with it, both from the maps of the frozen front computed once (model.split_backbone)."""
-    backbone = model.get_layer("encoder").get_layer(BACKBONE)
+    """The head on the pooled features of the frozen backbone, computed once; with `fine_tune_epochs`, then the
+    backbone's tail with it, on the maps of the frozen front computed once (model.split_backbone)."""
+    encoder = model.get_layer("encoder")
+    backbone = encoder.get_layer(BACKBONE)
     front, tail = split_backbone(backbone)
-    x_train, y_train, x_test = maps_for_tail(
+    # Only what the training needs is kept: the maps (31 kB a photo at 224x224) only when the tail learns.
+    x_train, y_train, x_test = frozen_outputs(
         model,
-        front,
+        front if config.fine_tune_epochs else encoder,
         datasets,
         image_size=config.image_size,
         batch_size=config.batch_size,
@@ -259,7 +261,9 @@ def _train_mobilenet_v2(model, datasets: Datasets, config: TrainingConfig, fitti
         should_cancel=cancel,
     )
     head, photos = model.get_layer("head"), len(datasets.train_paths)  # the photos themselves come first
-    pooled_train, pooled_test = fitting.predict(tail, x_train), fitting.predict(tail, x_test)
+    pooled_train, pooled_test = x_train, x_test
+    if config.fine_tune_epochs:
+        pooled_train, pooled_test = fitting.predict(tail, x_train), fitting.predict(tail, x_test)
     train_data = {"x": pooled_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
     test_data = (pooled_test, datasets.y_test)
     history = fitting.fit(head, train_data, test_data, len(y_train), config.epochs, config.learning_rate)
@@ -282,6 +286,7 @@ def _train_mobilenet_v2(model, datasets: Datasets, config: TrainingConfig, fitti
     finally:
         set_tail_trainable(backbone, False)  # the saved model is frozen again, as a weights source wants it
     history = {key: values + more[key] for key, values in history.items()}
+    # The tail learned: the calibration needs its features of the photos, cheap from their maps.
     return history, fitting.predict(tuned, x_test), fitting.predict(tail, x_train[:photos])
 
 
