@@ -46,14 +46,14 @@ FINE_TUNINGS = (
     ("ft_block16_photos", CUT, False),
 )
 VARIANTS = ("head", *(name for name, _, _ in FINE_TUNINGS))
-IMAGE_SIZE = 224
+IMAGE_SIZE = 224  # --size
 BATCH = 32
 
 
 def cached_maps(paths: list[Path], weights: Path, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """The frozen backbone's `CUT` maps of every photo and of its mirror, computed once and kept in `cache_dir`."""
     listing = "\n".join(f"{p} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in paths)
-    key = hashlib.sha256(f"{weights} {weights.stat().st_mtime_ns}\n{listing}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{IMAGE_SIZE} {weights} {weights.stat().st_mtime_ns}\n{listing}".encode()).hexdigest()[:16]
     files = [cache_dir / f"{CUT}-{key}-{side}.npy" for side in ("photo", "mirror")]
     if all(f.exists() for f in files):
         return tuple(np.load(f) for f in files)
@@ -217,17 +217,20 @@ def _front(experiment: Experiment, start: str, end: str):
 
 
 def main() -> None:
+    global IMAGE_SIZE  # read by every step; a script run once, with one size
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "sharper")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--size", type=int, default=IMAGE_SIZE, help="the photos' side in pixels (224 by default)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--ft-epochs", type=int, default=5)
     parser.add_argument("--ft-lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    IMAGE_SIZE = args.size
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "catdog_site.settings.local")
