@@ -298,6 +298,8 @@ RATELIMIT_IPV6_MASK = 64  # one client usually holds a whole /64
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        # The keys people make on their settings page: `Authorization: Api-Key <key>` or `Bearer <key>`.
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -313,7 +315,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "catdog API",
     "DESCRIPTION": (
         "Photos in, answers out: upload a photo (or a zip of photos), then read its prediction once a worker "
-        "has answered. Authenticate with `Authorization: Token <token>` (POST /api/token/ gives it)."
+        "has answered. Authenticate with an API key made on the settings page (`Authorization: Api-Key <key>` or "
+        "`Authorization: Bearer <key>`), or, for scripts that log in with a password, `Authorization: Token <token>` "
+        "(POST /api/token/ gives it)."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
