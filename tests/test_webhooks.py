@@ -5,7 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -143,13 +143,25 @@ def test_the_api_lists_only_the_callers_webhooks(api, user, other_user, loopback
 
 def test_no_webhook_no_work(make_prediction, django_capture_on_commit_callbacks):
     prediction = make_prediction()
-    with django_capture_on_commit_callbacks() as callbacks:
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks() as callbacks:
         do_finish_prediction(prediction.pk, None, ANSWER)
-    with CaptureQueriesContext(connection) as queries:
-        for callback in callbacks:
-            callback()
-    assert len(queries) == 1  # one look for the owner's webhooks, nothing more
+    # The answer's UPDATE, one look for the owner's webhooks, and nothing more: no callback, no message.
+    assert [q["sql"].split()[0] for q in queries] == ["UPDATE", "SELECT"]
+    assert "webhooks_webhook" in queries[1]["sql"]
+    assert callbacks == []
     assert not Delivery.objects.exists()
+
+
+def test_the_deliveries_commit_with_the_answer_or_not_at_all(user, make_prediction, loopback_allowed):
+    prediction = make_prediction()
+    do_create_webhook(user, "http://127.0.0.1:9/hook")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        do_finish_prediction(prediction.pk, None, ANSWER)
+        assert Delivery.objects.count() == 1
+        raise RuntimeError("the batch's transaction fails")
+    assert not Delivery.objects.exists()
+    prediction.refresh_from_db()
+    assert prediction.status == "pending"
 
 
 def test_a_finished_prediction_is_delivered_signed(

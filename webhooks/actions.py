@@ -54,13 +54,14 @@ def do_delete_webhook(webhook: Webhook) -> None:
 
 
 def on_prediction_ended(sender, prediction_id: int, status: str, **kwargs) -> None:
-    """classifier's signal: once the answer commits, a delivery to each of the owner's webhooks."""
-    transaction.on_commit(lambda: do_queue_deliveries(prediction_id, status))
+    """classifier's signal, sent in the transaction that records the answer."""
+    do_queue_deliveries(prediction_id, status)
 
 
 def do_queue_deliveries(prediction_id: int, status: str) -> list[Delivery]:
-    """A delivery of the event to each of the prediction owner's webhooks, sent on commit. One query, and nothing
-    more, for an owner without webhooks: most people have none."""
+    """A delivery of the event to each of the prediction owner's webhooks, stored in the caller's transaction (so
+    they commit with the answer, or not at all) and sent once it commits. One query, and nothing more, for an owner
+    without webhooks: most people have none."""
     webhooks = list(Webhook.objects.filter(owner__predictions=prediction_id).only("pk"))
     if not webhooks:
         return []
