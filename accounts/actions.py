@@ -1,7 +1,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Profile
+from . import apikeys
+from .models import ApiKey, Profile
 
 
 @transaction.atomic
@@ -15,3 +16,16 @@ def do_set_corrections_consent(user, allowed: bool) -> bool:
     profile.corrections_changed_at = timezone.now()
     profile.save(update_fields=["corrections_may_be_used", "corrections_changed_at"])
     return True
+
+
+def do_create_api_key(user, name: str, expires_at=None) -> tuple[ApiKey, str]:
+    """A new API key for `user`: the stored row, and the key itself, which is shown once and never kept."""
+    key, prefix, digest = apikeys.new_key()
+    api_key = ApiKey.objects.create(user=user, name=name, prefix=prefix, digest=digest, expires_at=expires_at)
+    return api_key, key
+
+
+def do_revoke_api_key(api_key: ApiKey) -> bool:
+    """Revoke the key from now on; False if it was already revoked. The row stays, so that a call with it is told
+    why it is refused and the list shows when it was revoked."""
+    return bool(ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()))

@@ -22,7 +22,10 @@ urlpatterns = [
     path("admin/login/", limit_log_ins(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon),
+    path("accounts/webhooks/", include("webhooks.urls")),
     path("accounts/", include("accounts.urls")),
+    # Before classifier's, which answers any other path under /api/ with a 404.
+    path("api/", include("webhooks.api_urls")),
     path("api/", include("classifier.api_urls")),
     path("", include("classifier.urls")),
 ]

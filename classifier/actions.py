@@ -19,6 +19,7 @@ from trainer.models import Dataset
 from .answers import none_of
 from .heatmaps import stored_grid
 from .models import CLAIM_LEASE, IDEMPOTENCY_KEY_LIFETIME, STALE_AFTER, Feedback, IdempotencyKey, Prediction, Review
+from .signals import prediction_ended
 from .validation import CheckedImage
 
 logger = logging.getLogger(__name__)
@@ -368,7 +369,9 @@ def do_finish_prediction(prediction_id: int, version, result) -> bool:
     except ValueError as error:  # a bug in the map, never the photo's fault: the answer stands without it
         logger.error("Prediction %s: its heatmap cannot be stored; the answer stands: %s", prediction_id, error)
         heatmap_grid = []
-    return bool(
+    return _ended(
+        prediction_id,
+        Prediction.Status.DONE,
         Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
             status=Prediction.Status.DONE,
             label=result.label,
@@ -382,14 +385,23 @@ def do_finish_prediction(prediction_id: int, version, result) -> bool:
             inference_ms=result.inference_ms,
             error="",
             finished_at=timezone.now(),
-        )
+        ),
     )
 
 
 def do_fail_prediction(prediction_id: int, reason: str) -> bool:
     """Record why there is no answer, if the prediction is still pending."""
-    return bool(
+    return _ended(
+        prediction_id,
+        Prediction.Status.FAILED,
         Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
             status=Prediction.Status.FAILED, error=reason, finished_at=timezone.now()
-        )
+        ),
     )
+
+
+def _ended(prediction_id: int, status: str, updated: int) -> bool:
+    """Tell the listeners (the owner's webhooks) of a prediction this call answered or failed."""
+    if updated:
+        prediction_ended.send(sender=Prediction, prediction_id=prediction_id, status=status)
+    return bool(updated)
