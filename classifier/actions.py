@@ -120,6 +120,14 @@ def do_delete_prediction(prediction: Prediction) -> None:
     prediction.delete()
 
 
+def do_delete_predictions(owner, prediction_ids: list[int]) -> int:
+    """Delete those of `prediction_ids` that are `owner`'s (another's id is ignored, as a missing one), the
+    same way as do_delete_prediction: their files go once the deletion commits. How many were deleted."""
+    with transaction.atomic():
+        _, deleted = Prediction.objects.filter(owner=owner, pk__in=prediction_ids).delete()
+    return deleted.get(Prediction._meta.label, 0)
+
+
 # --- Idempotency-Key: a retried upload gets the first answer, not a second prediction -----------------------------
 
 
