@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,3 +16,23 @@ def do_set_corrections_consent(user, allowed: bool) -> bool:
     profile.corrections_changed_at = timezone.now()
     profile.save(update_fields=["corrections_may_be_used", "corrections_changed_at"])
     return True
+
+
+class AccountDeletionRefused(ValueError):
+    """An account that cannot be deleted now; the message says why, to its owner."""
+
+
+@transaction.atomic
+def do_delete_account(user) -> None:
+    """Delete `user` and everything that is theirs: photos, predictions, feedback, settings, API tokens and keys
+    (every row that points at them with CASCADE); the stored files go once the deletion commits (django-cleanup),
+    as on every other deletion path. What an administrator made for everyone (datasets, trainings, review
+    decisions) stays, no longer naming them. The last active superuser is refused: the site would have no one left
+    to run it."""
+    if user.is_superuser:
+        superusers = get_user_model().objects.select_for_update().filter(is_superuser=True, is_active=True)
+        if not superusers.exclude(pk=user.pk).exists():
+            raise AccountDeletionRefused(
+                "You are the site's last administrator: make another account a superuser first, then delete this one."
+            )
+    user.delete()

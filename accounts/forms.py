@@ -42,3 +42,22 @@ class CorrectionsConsentForm(forms.Form):
     corrections_may_be_used = forms.BooleanField(
         label=Profile._meta.get_field("corrections_may_be_used").verbose_name, required=False
     )
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting an account asks for its password: a session left open on a shared computer is not enough."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["password"].error_messages["required"] = "Enter your password to delete your account."
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password: nothing was deleted.", code="password_incorrect")
+        return password
