@@ -17,6 +17,7 @@ from trainer.ml import OTHER
 from trainer.models import Dataset
 
 from .answers import none_of
+from .metrics import count_uploads
 from .models import CLAIM_LEASE, IDEMPOTENCY_KEY_LIFETIME, STALE_AFTER, Feedback, IdempotencyKey, Prediction, Review
 from .validation import CheckedImage
 
@@ -68,6 +69,8 @@ def do_create_predictions(user, checked_images: list[CheckedImage]) -> list[Pred
         # The rows were rolled back: leave no orphaned files.
         delete_files(name for prediction in created for name in (prediction.image.name, prediction.thumbnail.name))
         raise
+    uploaded = len(created)
+    transaction.on_commit(lambda: count_uploads(uploaded))  # counted once stored for good
     return created
 
 
