@@ -37,7 +37,8 @@ def dashboard_urls(model_admin) -> list:
 def _page(model_admin, request):
     now = timezone.now()
     per_hour = dashboard.counts_per_hour(now)
-    per_day = dashboard.counts_per_day(now)
+    summary = dashboard.daily_summary(now)
+    per_day = dashboard.counts_per_day(now, summary)
     hourly = [(date_format(timezone.localtime(hour), "H:i"), n) for hour, n in per_hour]
     daily = [(date_format(day, "j M"), n) for day, n in per_day]
     context = {
@@ -54,9 +55,9 @@ def _page(model_admin, request):
         "failures": dashboard.failures(now),
         "mix": [
             {**row, "name": VERDICT_CHOICE_NAMES.get(row["verdict"], row["verdict"])}
-            for row in dashboard.answer_mix(now)
+            for row in dashboard.answer_mix(now, summary)
         ],
-        "confidence": [_confidence_chart(item) for item in dashboard.confidence_by_version(now)],
+        "confidence": [_confidence_chart(item) for item in dashboard.confidence_by_version(now, summary)],
         "drift_psi": dashboard.DRIFT_PSI,
         "trainings": dashboard.recent_trainings(),
         "live_url": reverse("admin:classifier_prediction_dashboard_live"),
@@ -68,7 +69,7 @@ def _page(model_admin, request):
 
 def _confidence_chart(item: dashboard.VersionConfidence) -> dict:
     chart = line_chart({"confidence": [mean for _, mean, _ in item.days]}, y_min=0, y_max=1)
-    labels = [date_format(timezone.localtime(day), "j M") for day, _, _ in item.days]
+    labels = [date_format(day, "j M") for day, _, _ in item.days]
     for tick in chart["x_ticks"]:
         tick["label"] = labels[tick["label"] - 1]
     answers = sum(n for _, _, n in item.days)
