@@ -127,9 +127,10 @@ class HistoryFilterForm(forms.Form):
         """The valid, non-default values, as they go into links (the page's, the next page's, the export's)."""
         if not self.is_valid():
             return {}
-        values = {name: self.data[name] for name in ("status", "since", "until") if self.cleaned_data.get(name)}
-        if self.cleaned_data["sort"] not in ("", "newest"):
-            values["sort"] = self.cleaned_data["sort"]
+        cleaned = self.cleaned_data
+        values = {name: str(cleaned[name]) for name in ("status", "since", "until") if cleaned[name]}
+        if cleaned["sort"] not in ("", "newest"):
+            values["sort"] = cleaned["sort"]
         return values
 
 
