@@ -18,7 +18,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, FloatField, Min, Sum
-from django.db.models.functions import Floor, Least, TruncDay, TruncHour
+from django.db.models.functions import Floor, Least
 from django.utils import timezone
 
 from trainer.models import ModelVersion
@@ -66,31 +66,45 @@ def _percentiles(rows, expression, fractions=(0.5, 0.95)) -> list:
     return [ordered[max(0, math.ceil(f * count) - 1)] for f in fractions]  # nearest rank
 
 
-def counts_per_hour(now) -> list[tuple[object, int]]:
+def _per_period(starts: list[datetime], end: datetime, fields: tuple[str, ...] = ()) -> list[list[dict]]:
+    """For each period, from one of `starts` to the next (the last to `end`), its predictions counted in the
+    database, grouped by `fields`: one query per period over its range of the created_at index. Not one
+    query grouped by TruncHour or TruncDay: SQLite computes those with a Python function called once per row
+    (about 12 s for a million rows), and on PostgreSQL the ranges cost no more than the time-zone arithmetic."""
+    periods = []
+    for start, stop in zip(starts, [*starts[1:], end], strict=True):
+        rows = Prediction.objects.filter(created_at__gte=start, created_at__lt=stop).values(*fields).order_by()
+        if fields:
+            periods.append(
+                list(rows.annotate(n=Count("pk"), confidence_sum=Sum("confidence"), answered=Count("confidence")))
+            )
+        else:
+            periods.append([{"n": rows.count()}])
+    return periods
+
+
+def counts_per_hour(now) -> list[tuple[datetime, int]]:
     """Predictions uploaded in each of the last HOURS hours (an hour without any counts 0), oldest first."""
-    start = (now - timedelta(hours=HOURS - 1)).replace(minute=0, second=0, microsecond=0)
-    rows = Prediction.objects.filter(created_at__gte=start).annotate(hour=TruncHour("created_at")).values("hour")
-    found = {row["hour"]: row["n"] for row in rows.annotate(n=Count("pk")).order_by()}
-    return [(start + timedelta(hours=h), found.get(start + timedelta(hours=h), 0)) for h in range(HOURS)]
+    first = (now - timedelta(hours=HOURS - 1)).replace(minute=0, second=0, microsecond=0)
+    hours = [first + timedelta(hours=h) for h in range(HOURS)]
+    return [
+        (hour, rows[0]["n"]) for hour, rows in zip(hours, _per_period(hours, now + timedelta(hours=1)), strict=True)
+    ]
 
 
-def _first_day(now) -> datetime:
-    """Midnight starting the first of the last DAYS days, in the site's time zone."""
-    return timezone.make_aware(datetime.combine(timezone.localdate(now) - timedelta(days=DAYS - 1), time.min))
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def daily_summary(now) -> list[dict]:
-    """The last DAYS days' predictions in one pass over them, grouped by day, status, answer and version: a few
-    hundred rows, from which the per-day counts, the mix of answers and each version's mean confidence per day
-    are all drawn (three scans of a million rows would cost three times as much)."""
-    rows = (
-        Prediction.objects.filter(created_at__gte=_first_day(now))
-        .annotate(day=TruncDay("created_at"))
-        .values("day", "status", "verdict", "label", "model_version")
-        .annotate(n=Count("pk"), confidence_sum=Sum("confidence"), answered=Count("confidence"))
-        .order_by()
-    )
-    return [{**row, "day": timezone.localtime(row["day"]).date()} for row in rows]
+    """The last DAYS days' predictions, in the site's time zone, counted per day and grouped by status, answer and
+    version: a few hundred rows, from which the per-day counts, the mix of answers and each version's mean
+    confidence per day are all drawn (one pass over the rows, not one per figure)."""
+    first = timezone.localdate(now) - timedelta(days=DAYS - 1)
+    days = [first + timedelta(days=d) for d in range(DAYS)]
+    fields = ("status", "verdict", "label", "model_version")
+    periods = _per_period([_midnight(day) for day in days], _midnight(days[-1] + timedelta(days=1)), fields)
+    return [{**row, "day": day} for day, rows in zip(days, periods, strict=True) for row in rows]
 
 
 def counts_per_day(now, summary: list[dict] | None = None) -> list[tuple[date, int]]:
