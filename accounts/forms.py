@@ -1,7 +1,10 @@
+import datetime
+
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
+from django.utils import timezone
 
-from .models import Profile
+from .models import ApiKey, Profile
 
 
 class FocusFirstProblem:
@@ -42,6 +45,31 @@ class CorrectionsConsentForm(forms.Form):
     corrections_may_be_used = forms.BooleanField(
         label=Profile._meta.get_field("corrections_may_be_used").verbose_name, required=False
     )
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=ApiKey._meta.get_field("name").max_length,
+        help_text="What the key is for, say the script that uses it.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: the key stops working at the start of this day (UTC). Empty: until you revoke it.",
+    )
+
+    def clean_expires_on(self):
+        expires_on = self.cleaned_data["expires_on"]
+        if expires_on is not None and expires_on <= timezone.now().date():
+            raise forms.ValidationError("Choose a day after today, or leave it empty for a key that does not expire.")
+        return expires_on
+
+    @property
+    def expires_at(self):
+        expires_on = self.cleaned_data["expires_on"]
+        if expires_on is None:
+            return None
+        return datetime.datetime.combine(expires_on, datetime.time.min, tzinfo=datetime.UTC)
 
 
 class DeleteAccountForm(forms.Form):

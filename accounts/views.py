@@ -2,12 +2,18 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .actions import AccountDeletionRefused, do_delete_account, do_set_corrections_consent
-from .forms import CorrectionsConsentForm, DeleteAccountForm, SignUpForm
-from .models import Profile
+from .actions import (
+    AccountDeletionRefused,
+    do_create_api_key,
+    do_delete_account,
+    do_revoke_api_key,
+    do_set_corrections_consent,
+)
+from .forms import ApiKeyForm, CorrectionsConsentForm, DeleteAccountForm, SignUpForm
+from .models import ApiKey, Profile
 from .ratelimits import check_log_in, count_failed_log_in, rate_limit, too_many_requests
 
 
@@ -57,6 +63,30 @@ def account_settings(request):
 
 
 @require_http_methods(["GET", "POST"])
+def api_keys(request):
+    """The person's API keys: make one (shown once, on the answer to the POST), see them all. Showing writes nothing."""
+    form = ApiKeyForm(request.POST or None)
+    context = {"form": form, "new_key": None}
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            api_key, key = do_create_api_key(request.user, form.cleaned_data["name"], form.expires_at)
+            context |= {"new_key": key, "new_api_key": api_key, "form": ApiKeyForm()}
+            status = 201
+        else:
+            status = 400
+    context["keys"] = ApiKey.objects.filter(user=request.user)
+    return render(request, "accounts/api_keys.html", context, status=status)
+
+
+@require_POST
+def revoke_api_key(request, pk: int):
+    api_key = get_object_or_404(ApiKey, pk=pk, user=request.user)
+    if do_revoke_api_key(api_key):
+        messages.success(request, f"Revoked: the key “{api_key.name}” no longer works.")
+    return redirect("api_keys")
+
+
 def delete_account(request):
     """Delete one's own account and everything in it, once its password is given. A wrong password counts as a
     failed log-in for the account (the log-in limits apply), so an open session cannot be used to guess it."""

@@ -7,8 +7,8 @@ It makes a scratch database of its own (a new PostgreSQL database beside the one
 a SQLite file in a temporary folder), migrates it, inserts `--rows` synthetic predictions spread over the last
 30 days (bulk_create in chunks: two model versions, the second less sure of itself, a few failures with five
 reasons, answers of each kind), then times the dashboard page, signed in as a superuser through Django's test
-client (median of `--requests` after one warm-up), first without the indexes migration 0008 adds (the schema
-of the code before the dashboard: migrated back to 0007), then with them; and each of the page's queries apart.
+client (median of `--requests` after one warm-up), first without the indexes migration 0009 adds (the schema
+of the code before the dashboard: migrated back to 0008), then with them; and each of the page's queries apart.
 The broker's fragment is not part of the page (it is fetched after it, with its own one-second timeout).
 """
 
@@ -179,7 +179,7 @@ def main() -> None:
         client.force_login(admin)
 
         results = {}
-        for label, target in (("without the dashboard's indexes (0007)", "0007"), ("with them (0008)", "0008")):
+        for label, target in (("without the dashboard's indexes (0008)", "0008"), ("with them (0009)", "0009")):
             call_command("migrate", "classifier", target, verbosity=0)
             median, times = _time_page(client, args.requests)
             parts = _time_parts()

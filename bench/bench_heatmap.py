@@ -1,4 +1,4 @@
-"""What a heatmap costs per photo, on top of the answer: computing it, rendering it and storing it.
+"""What a heatmap costs per photo: computing it and storing its grid in the worker, drawing it in the web.
 
 From the project root, on an otherwise quiet machine:
 
@@ -8,11 +8,10 @@ With the shipped model, over --photos of the shared test photos (every k-th, bot
 phone photo made by the script (bench/bench_upload_cpu.py), it prints the median and 95th percentile of:
 - the map itself (trainer/ml/heatmaps.py `class_activation_maps`), from one photo's outputs of the engine
   call, which already gives the feature maps: its share of `inference_ms`;
-- rendering (classifier/heatmaps.py: reading the photo's header for its upright size, the bicubic PNG);
-- storing (classifier/actions.py `do_attach_heatmap`: the file on local disk and the conditional UPDATE,
-  on a scratch SQLite database that the script migrates in a temporary folder): what the prediction task
-  does after the answer is committed;
-- the coloured overlay that the detail page asks for (made from the stored PNG on each request, by the web).
+- the grid as the answer's row stores it (classifier/heatmaps.py `stored_grid`): all the worker does for the
+  heatmap beyond the map, the upright size coming with the decoding;
+- drawing it for a page, as the web does on request (classifier/heatmaps.py): the grayscale PNG and the
+  coloured overlay, at the shared photos' own size and over the phone photo (512x384).
 """
 
 import argparse
@@ -52,9 +51,8 @@ def run(count: int, runs: int) -> None:
 
     from bench.bench_model import shipped_model
     from bench.bench_upload_cpu import phone_photo
-    from classifier.actions import do_attach_heatmap
-    from classifier.heatmaps import render_grayscale, render_overlay, upright_size
-    from trainer.images import load_for_model
+    from classifier.heatmaps import render_grayscale, render_overlay, stored_grid
+    from trainer.images import load_for_model, upright_size
     from trainer.ml.heatmaps import class_activation_maps
 
     model = shipped_model()
@@ -70,51 +68,18 @@ def run(count: int, runs: int) -> None:
     print(f"the map (7x7 from the engine call's feature maps): {summary(cam)}")
 
     heatmaps = [model.classify(io.BytesIO(data)).heatmap for data in shared]
-    render = lambda data, heatmap: render_grayscale(heatmap, upright_size(io.BytesIO(data)))  # noqa: E731
-    rendered = {}
-    photos_and_maps = {
-        "shared photos, at their own size": zip(shared, heatmaps, strict=True),
-        "the phone photo, 512x384": zip([phone] * len(heatmaps), heatmaps, strict=True),
+    timings, grids = zip(*(timed(stored_grid, heatmap) for heatmap in heatmaps), strict=True)
+    print(f"its grid for the row, in the worker: {summary(list(timings))}, {len(str(grids[0]))} characters")
+
+    sizes = {
+        "shared photos, at their own size": [upright_size(io.BytesIO(data)) for data in shared],
+        "the phone photo, 512x384": [upright_size(io.BytesIO(phone))] * len(grids),
     }
-    for name, inputs in photos_and_maps.items():
-        times, rendered[name] = zip(*(timed(render, data, heatmap) for data, heatmap in inputs), strict=True)
-        size = statistics.median(map(len, rendered[name])) / 1024
-        print(f"rendering, {name}: {summary(list(times))}, median {size:.1f} KiB")
-
-    pngs = [png for name in rendered for png in rendered[name]]
-    predictions = _answered_predictions(len(pngs))
-    stored = [
-        timed(do_attach_heatmap, prediction.pk, png)[0] for prediction, png in zip(predictions, pngs, strict=True)
-    ]
-    print(f"storing (local disk, SQLite): {summary(stored)}")
-    for name, some in rendered.items():
-        overlays = [timed(render_overlay, io.BytesIO(png)) for png in some]
-        size = statistics.median(len(png) for _, png in overlays) / 1024
-        print(f"overlay for the page, {name}: {summary([ms for ms, _ in overlays])}, median {size:.1f} KiB")
-
-
-def _answered_predictions(count: int) -> list:
-    """Answered predictions without a heatmap in the scratch database, as the task leaves them."""
-    from django.contrib.auth.models import User
-    from django.core.management import call_command
-
-    from classifier.models import Prediction
-
-    call_command("migrate", verbosity=0)
-    owner = User.objects.create_user("bench")
-    return Prediction.objects.bulk_create(
-        Prediction(
-            owner=owner,
-            original_name="photo.jpg",
-            image_format="JPEG",
-            width=4000,
-            height=3000,
-            size_bytes=1,
-            status=Prediction.Status.DONE,
-            label="cat",
-        )  # fmt: skip
-        for _ in range(count)
-    )
+    for name, photo_sizes in sizes.items():
+        for what, draw in (("grayscale", render_grayscale), ("overlay", render_overlay)):
+            times, pngs = zip(*(timed(draw, g, size) for g, size in zip(grids, photo_sizes, strict=True)), strict=True)
+            size = statistics.median(map(len, pngs)) / 1024
+            print(f"drawing the {what} for a page, {name}: {summary(list(times))}, median {size:.1f} KiB")
 
 
 def main() -> None:

@@ -24,7 +24,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon),
     path("metrics", metrics, name="metrics"),
+    path("accounts/webhooks/", include("webhooks.urls")),
     path("accounts/", include("accounts.urls")),
+    # Before classifier's, which answers any other path under /api/ with a 404.
+    path("api/", include("webhooks.api_urls")),
     path("api/", include("classifier.api_urls")),
     path("", include("classifier.urls")),
 ]

@@ -17,8 +17,10 @@ from trainer.ml import OTHER
 from trainer.models import Dataset
 
 from .answers import none_of
+from .heatmaps import stored_grid
 from .metrics import count_uploads
 from .models import CLAIM_LEASE, IDEMPOTENCY_KEY_LIFETIME, STALE_AFTER, Feedback, IdempotencyKey, Prediction, Review
+from .signals import prediction_ended
 from .validation import CheckedImage
 
 logger = logging.getLogger(__name__)
@@ -319,12 +321,6 @@ def _origin(prediction: Prediction) -> str:
 # --- The prediction task's state changes (classifier/tasks.py) -----------------------------------------------
 
 
-def do_count_delivery(prediction_id: int) -> None:
-    """Count a delivery of the prediction's task, before any work: one that kills its worker never gets to
-    count itself afterwards."""
-    Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") + 1)
-
-
 def do_uncount_delivery(prediction_id: int) -> None:
     """A retry the task chose is not a delivery lost to a dying worker."""
     Prediction.objects.filter(pk=prediction_id).update(attempts=F("attempts") - 1)
@@ -337,12 +333,15 @@ def _claimable(prediction_id: int):
 
 
 def do_claim_prediction(prediction_id: int) -> bool:
-    """Take the task's own prediction; False when another task took it into its batch meanwhile.
+    """Take the task's own prediction and count this delivery, before any work: a delivery that kills its worker
+    never gets to count itself afterwards. False, nothing counted, when another task took it into its batch.
 
-    One conditional UPDATE: of two tasks after the same row, the database lets one through.
+    One conditional UPDATE, one commit: of two tasks after the same row, the database lets one through.
     """
     return bool(
-        _claimable(prediction_id).filter(pk=prediction_id).update(claimed_by=prediction_id, claimed_at=timezone.now())
+        _claimable(prediction_id)
+        .filter(pk=prediction_id)
+        .update(claimed_by=prediction_id, claimed_at=timezone.now(), attempts=F("attempts") + 1)
     )
 
 
@@ -373,48 +372,47 @@ def do_release_predictions(prediction_ids: list[int], *, lost: bool = False) -> 
 
 
 def do_finish_prediction(prediction_id: int, version, result) -> bool:
-    """Record the answer, if the prediction is still pending: a redelivered message never answers twice."""
-    return bool(
+    """Record the answer and its heatmap's grid together, if the prediction is still pending: a redelivered
+    message never answers twice, and a page never sees an answer whose heatmap is still to come."""
+    upright_width, upright_height = result.upright_size or (None, None)
+    try:
+        heatmap_grid = stored_grid(result.heatmap)
+    except ValueError as error:  # a bug in the map, never the photo's fault: the answer stands without it
+        logger.error("Prediction %s: its heatmap cannot be stored; the answer stands: %s", prediction_id, error)
+        heatmap_grid = []
+    return _ended(
+        prediction_id,
+        Prediction.Status.DONE,
         Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
             status=Prediction.Status.DONE,
             label=result.label,
             verdict=result.verdict,
             confidence=result.confidence,
             probabilities=result.probabilities,
+            heatmap_grid=heatmap_grid,
+            upright_width=upright_width,
+            upright_height=upright_height,
             model_version=version,
             inference_ms=result.inference_ms,
             error="",
             finished_at=timezone.now(),
-        )
+        ),
     )
-
-
-def do_attach_heatmap(prediction_id: int, png: bytes) -> bool:
-    """Store the heatmap of an answered prediction that has none yet; False, leaving no file, otherwise.
-
-    The file is written before the row names it: a prediction deleted (or given a heatmap by an earlier
-    delivery) meanwhile fails the conditional write, and the file goes again rather than stay unnamed.
-    """
-    prediction = Prediction.objects.filter(pk=prediction_id).only("pk", "owner_id").first()
-    if prediction is None:
-        return False
-    prediction.heatmap.save("heatmap.png", ContentFile(png), save=False)
-    try:
-        attached = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.DONE, heatmap="").update(
-            heatmap=prediction.heatmap.name
-        )
-    except BaseException:
-        delete_files([prediction.heatmap.name])
-        raise
-    if not attached:
-        delete_files([prediction.heatmap.name])
-    return bool(attached)
 
 
 def do_fail_prediction(prediction_id: int, reason: str) -> bool:
     """Record why there is no answer, if the prediction is still pending."""
-    return bool(
+    return _ended(
+        prediction_id,
+        Prediction.Status.FAILED,
         Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
             status=Prediction.Status.FAILED, error=reason, finished_at=timezone.now()
-        )
+        ),
     )
+
+
+def _ended(prediction_id: int, status: str, updated: int) -> bool:
+    """Tell the listeners (the owner's webhooks) of a prediction this call answered or failed."""
+    if updated:
+        prediction_ended.send(sender=Prediction, prediction_id=prediction_id, status=status)
+    return bool(updated)

@@ -267,7 +267,7 @@ class PredictionViewSet(
     )
     def heatmap(self, request, pk=None):
         """`GET predictions/{id}/heatmap.png`: where the model looked, grayscale over the upright photo; 404
-        until it is stored, as for anyone else's prediction."""
+        until it is answered, as for anyone else's prediction."""
         return serve_heatmap(request, self.get_object())
 
     def perform_destroy(self, prediction):

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from trainer.files import ChecksumMismatch, copy_verified
-from trainer.images import load_for_model
+from trainer.images import decode_for_model
 from trainer.ml import DEFAULT_OPERATING_POINT
 from trainer.ml.heatmaps import DenseLayer, class_activation_maps, load_head
 
@@ -61,6 +61,8 @@ class Classification:
     # A class name, "unsure" or "other" (trainer/ml/verdicts.py); the top class for an uncalibrated version.
     verdict: str
     heatmap: np.ndarray  # (h, w) in 0..1: where the model looked for the top class (trainer/ml/heatmaps.py)
+    # The photo's (width, height) as shown, EXIF orientation applied: the heatmap is drawn to its proportions.
+    upright_size: tuple[int, int] | None = None
 
 
 class ModelUnavailable(Exception):
@@ -127,8 +129,8 @@ class LoadedModel:
         """A photo as the model's input, and what decoding it took; raises what trainer/images.py raises for a
         file that is not a photo it can read (PIL.UnidentifiedImageError, OSError…)."""
         started = time.perf_counter()
-        pixels = load_for_model(source, (self.image_size, self.image_size))
-        return Decoded(pixels, (time.perf_counter() - started) * 1000)
+        pixels, upright_size = decode_for_model(source, (self.image_size, self.image_size))
+        return Decoded(pixels, (time.perf_counter() - started) * 1000, upright_size)
 
     def _answers(self, outputs: Outputs, operating_point: str) -> list[tuple[int, str, np.ndarray]]:
         """Each photo's top class, verdict and heatmap."""
@@ -140,15 +142,16 @@ class LoadedModel:
         heatmaps = class_activation_maps(outputs.feature_maps, outputs.features, self.head, best)
         return list(zip(best, verdicts, heatmaps, strict=True))
 
-    def _classification(self, probabilities, answer, inference_ms: float) -> Classification:
+    def _classification(self, probabilities, answer, photo: "Decoded", shared_ms: float) -> Classification:
         best, verdict, heatmap = answer
         return Classification(
             label=self.class_names[best],
             confidence=float(probabilities[best]),
             probabilities={name: float(p) for name, p in zip(self.class_names, probabilities, strict=True)},
-            inference_ms=inference_ms,
+            inference_ms=photo.decode_ms + shared_ms,
             verdict=verdict,
             heatmap=heatmap,
+            upright_size=photo.upright_size,
         )
 
     def classify(self, source, operating_point: str = DEFAULT_OPERATING_POINT) -> Classification:
@@ -170,7 +173,7 @@ class LoadedModel:
             answers = self._answers(outputs, operating_point)
             shared_ms = (time.perf_counter() - started) * 1000 / len(batch)
             results += [
-                self._classification(p, answer, photo.decode_ms + shared_ms)
+                self._classification(p, answer, photo, shared_ms)
                 for p, answer, photo in zip(outputs.probabilities, answers, batch, strict=True)
             ]
         return results
@@ -180,6 +183,7 @@ class LoadedModel:
 class Decoded:
     pixels: np.ndarray  # (size, size, 3) uint8
     decode_ms: float
+    upright_size: tuple[int, int]  # the photo's (width, height) as shown
 
 
 def _model_for(version: "ModelVersion") -> LoadedModel:

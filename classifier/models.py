@@ -19,9 +19,6 @@ STALE_AFTER = timedelta(minutes=10)
 SLOW_AFTER = timedelta(seconds=20)
 # A prediction a task took into its batch is that task's for this long; then any task may take it again.
 CLAIM_LEASE = timedelta(minutes=1)
-# The heatmap is stored just after the answer (classifier/tasks.py): the detail page waits this long for it,
-# then stops asking (an older version's answers, and one whose heatmap could not be stored, have none).
-HEATMAP_WAIT = timedelta(minutes=1)
 
 
 def _image_upload_to(prediction: "Prediction", filename: str) -> str:
@@ -98,7 +95,13 @@ class Prediction(models.Model):
     probabilities = models.JSONField(default=dict, blank=True)
     # A class name when the version is sure; "unsure" or "other" (trainer/ml/verdicts.py). `label` stays the top class.
     verdict = models.CharField(max_length=100, blank=True, db_index=True)
-    # Where the model looked for its top class: grayscale, aligned with the upright photo; follows the answer.
+    # Where the model looked for its top class, stored with the answer: the model's coarse grid (7x7 for
+    # MobileNetV2), rows of 0..255, drawn over the upright photo on request (classifier/heatmaps.py); empty
+    # for an answer without one. The upright photo's size, EXIF orientation applied, gives the drawing its shape.
+    heatmap_grid = models.JSONField(default=list, blank=True)
+    upright_width = models.PositiveIntegerField(null=True, blank=True)
+    upright_height = models.PositiveIntegerField(null=True, blank=True)
+    # The heatmap as a grayscale PNG file, as answers made before the grid was stored have it; new ones have none.
     heatmap = models.FileField(upload_to=_heatmap_upload_to, max_length=300, blank=True)
     model_version = models.ForeignKey(
         "trainer.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="predictions"
@@ -158,20 +161,21 @@ class Prediction(models.Model):
         return self.status == self.Status.PENDING and self.created_at < timezone.now() - SLOW_AFTER
 
     @property
-    def awaits_heatmap(self) -> bool:
-        """Answered moments ago and its heatmap not stored yet: the detail page keeps asking for it."""
-        return (
-            self.status == self.Status.DONE
-            and not self.heatmap
-            and self.finished_at is not None
-            and self.finished_at > timezone.now() - HEATMAP_WAIT
-        )
+    def has_heatmap(self) -> bool:
+        """Its grid, stored with the answer, or the file of an answer from before grids were stored."""
+        return bool(self.heatmap_grid) or bool(self.heatmap)
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """The photo's (width, height) as shown, which its heatmap is drawn to; the stored file's own for an
+        answer that did not record it."""
+        if self.upright_width and self.upright_height:
+            return self.upright_width, self.upright_height
+        return self.width, self.height
 
     @property
     def page_state(self) -> str:
         """What a page shows of this prediction; the pages ask for it again when this has changed."""
-        if self.awaits_heatmap:
-            return "done-without-heatmap"
         if self.status != self.Status.PENDING:
             return self.status
         return "stale" if self.can_retry else "slow" if self.is_slow else "pending"

@@ -90,8 +90,8 @@ class PredictionSerializer(serializers.ModelSerializer):
         return str(version.name) if version else None
 
     def get_heatmap_url(self, prediction) -> str | None:
-        """Where the heatmap is, once it is stored (it follows the answer by a moment)."""
-        if not prediction.heatmap:
+        """Where the heatmap is: it comes with the answer (none for a version that makes none)."""
+        if not prediction.has_heatmap:
             return None
         return reverse("api:prediction-heatmap", args=[prediction.pk], request=self.context.get("request"))
 

@@ -8,14 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image
 
-from trainer.images import upright_size
 from trainer.models import ModelVersion
 
 from .actions import (
-    do_attach_heatmap,
     do_claim_prediction,
     do_claim_waiting,
-    do_count_delivery,
     do_fail_prediction,
     do_finish_prediction,
     do_forget_idempotency_keys,
@@ -23,7 +20,6 @@ from .actions import (
     do_resend_predictions,
     do_uncount_delivery,
 )
-from .heatmaps import render_grayscale
 from .models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -53,6 +49,10 @@ UNDECODABLE = (Image.UnidentifiedImageError, Image.DecompressionBombError, Synta
 MODEL_FAILED = "The model failed on this photo. You can try again."
 
 
+# What the task reads of its own prediction: not the answer's fields (the probabilities, the heatmap's grid).
+_TASK_FIELDS = ("pk", "status", "image", "attempts", "claimed_by", "claimed_at")
+
+
 # acks_late: a worker that dies mid-task leaves the message to be delivered again; that is safe
 # because the task only ever finishes a prediction that is still pending (see the conditional writes).
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
@@ -60,13 +60,16 @@ def predict_image(self, prediction_id: int) -> None:
     """Answer a photo, and in the same engine call the photos waiting behind it (micro-batching): under a
     backlog one call answers up to CATDOG_BATCH_MAX of them, much faster than one at a time; a photo alone goes
     at once. The tasks of the photos taken along find them answered (or still being answered) and return."""
-    prediction = Prediction.objects.filter(pk=prediction_id).first()
+    # Under a backlog most tasks find their photo answered in another's batch: one small query tells them.
+    prediction = Prediction.objects.only(*_TASK_FIELDS).filter(pk=prediction_id).first()
     if prediction is None or prediction.status != Prediction.Status.PENDING:
         return  # deleted, or finished by an earlier delivery
     if prediction.is_claimed_by_another_task:
         return  # another task is answering it with its own
     if _stopped_the_worker_too_often(prediction):
         return
+    if not do_claim_prediction(prediction_id):
+        return  # another task took it into its batch meanwhile: it is theirs
 
     # Read on every task, so that an activation reaches running workers; the large text fields are
     # not needed to answer.
@@ -100,9 +103,6 @@ def predict_image(self, prediction_id: int) -> None:
         _retry_or_fail(self, prediction_id, error, "The photo could not be read from storage. Try again later.")
         return
 
-    if not do_claim_prediction(prediction_id):
-        do_uncount_delivery(prediction_id)  # another task took it into its batch meanwhile: it is theirs
-        return
     if prediction.attempts:
         # An earlier delivery died with its worker, perhaps because of a photo it took along: this one goes
         # alone, and those go back to their own tasks, alone too.
@@ -140,7 +140,7 @@ def _waiting_photos(prediction_id: int) -> dict[int, bytes]:
 
 def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
     """Decode each photo (a photo that cannot be decoded fails alone), answer them all in one engine call,
-    store the answers, then the heatmaps."""
+    store the answers, each with its heatmap's grid."""
     decoded = {}
     for prediction_id, data in photos.items():
         try:
@@ -162,20 +162,13 @@ def _answer(model, version: ModelVersion, photos: dict[int, bytes]) -> None:
         return
     logger.info("Answered predictions %s in one engine call", list(decoded))
     with transaction.atomic():  # one commit for the batch's answers, not one a photo
-        answered = [
-            (prediction_id, result)
-            for prediction_id, result in zip(decoded, results, strict=True)
-            if _finish_done(prediction_id, version, result)
-        ]
-    with transaction.atomic():  # and one for their heatmaps
-        for prediction_id, result in answered:
-            _attach_heatmap(prediction_id, photos[prediction_id], result.heatmap)
+        for prediction_id, result in zip(decoded, results, strict=True):
+            _finish_done(prediction_id, version, result)
 
 
 def _stopped_the_worker_too_often(prediction: Prediction) -> bool:
-    """Count this delivery, before any work: one that kills the worker never gets to count itself later.
-    Every earlier delivery that is still counted died with its worker (a chosen retry uncounts itself)."""
-    do_count_delivery(prediction.pk)
+    """Every earlier delivery that is still counted died with its worker (a chosen retry uncounts itself): a
+    photo that did that too often is failed, not tried again."""
     if prediction.attempts < MAX_PREDICTION_ATTEMPTS:
         return False
     logger.error("Prediction %s stopped the worker %s times; it is failed", prediction.pk, prediction.attempts)
@@ -203,22 +196,9 @@ def _fail_for_the_model(prediction_id: int, version: ModelVersion, error: Except
     do_fail_prediction(prediction_id, MODEL_UNAVAILABLE)
 
 
-def _finish_done(prediction_id: int, version: ModelVersion, result) -> bool:
+def _finish_done(prediction_id: int, version: ModelVersion, result) -> None:
     if not do_finish_prediction(prediction_id, version, result):
         logger.info("Prediction %s was finished or deleted meanwhile; this result is dropped", prediction_id)
-        return False
-    return True
-
-
-def _attach_heatmap(prediction_id: int, photo: bytes, heatmap) -> None:
-    """The heatmap follows the answer, which is already stored and shown: a heatmap that cannot be made or
-    stored is logged and the page goes without it, the answer stands."""
-    try:
-        png = render_grayscale(heatmap, upright_size(io.BytesIO(photo)))
-        with transaction.atomic():  # a savepoint: one that fails leaves the others of its batch stored
-            do_attach_heatmap(prediction_id, png)
-    except Exception:
-        logger.exception("Prediction %s: its heatmap could not be stored; the answer stands", prediction_id)
 
 
 @shared_task

@@ -1,3 +1,5 @@
+import hashlib
+import json
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
 
@@ -10,12 +12,14 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest, Streaming
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.cache import get_conditional_response
+from django.utils.http import content_disposition_header, http_date, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from accounts.ratelimits import rate_limit
 from trainer.files import serve_file
+from trainer.heatmap_images import HeatmapError
 from trainer.images import content_type_of
 
 from .actions import (
@@ -28,7 +32,7 @@ from .actions import (
 )
 from .answers import VERDICT_CHOICE_NAMES
 from .forms import HISTORY_SORTS, BulkDeleteForm, HistoryFilterForm, UploadForm
-from .heatmaps import render_overlay
+from .heatmaps import render_grayscale, render_overlay, render_overlay_of_file
 from .history_csv import history_csv
 from .models import FEEDBACK_FILTERS, Prediction, verdict_choices
 
@@ -225,10 +229,7 @@ def _updates(request, **context):
         choices = verdict_choices(request.user)
         filters = _history_filters(request, choices)[0]
         context |= {"filters_changed": True, **_filter_context(request.user, filters, choices)}
-    # The detail page also waits for a just-answered prediction's heatmap; the history shows none.
-    still_pending = any(
-        not prediction.is_finished or (not context["in_list"] and prediction.awaits_heatmap) for prediction in found
-    )
+    still_pending = any(not prediction.is_finished for prediction in found)
     return render(request, "classifier/_updates.html", context, status=200 if still_pending else _STOP_POLLING)
 
 
@@ -271,23 +272,58 @@ def heatmap(request, pk: int):
 
 
 def serve_heatmap(request, prediction: Prediction):
-    """The stored grayscale heatmap; with `overlay=1`, coloured and see-through for laying over the photo,
-    made from the stored file on each request (nothing is written)."""
+    """The heatmap as a grayscale PNG; with `overlay=1`, coloured and see-through for laying over the photo.
+    Drawn on each request from the grid stored with the answer (nothing is written); an answer from before
+    grids were stored keeps its grayscale file, served as it is, and coloured on request."""
+    overlay = request.GET.get("overlay") == "1"
+    if prediction.heatmap_grid:
+        return _serve_drawn_heatmap(request, prediction, overlay)
     if not prediction.heatmap:
-        raise Http404("This prediction has no heatmap yet.")
-    if request.GET.get("overlay") == "1":
-        return _serve_overlay(prediction)
-    stem = PurePath(prediction.original_name).stem or "photo"
-    return _serve_file(prediction.heatmap, request, content_type="image/png", download_name=f"{stem} (heatmap).png")
+        raise Http404("This prediction has no heatmap.")
+    if overlay:
+        return _serve_overlay_of_file(prediction)
+    return _serve_file(prediction.heatmap, request, content_type="image/png", download_name=_heatmap_name(prediction))
 
 
-def _serve_overlay(prediction: Prediction) -> HttpResponse:
+def _heatmap_name(prediction: Prediction) -> str:
+    return f"{PurePath(prediction.original_name).stem or 'photo'} (heatmap).png"
+
+
+def _serve_drawn_heatmap(request, prediction: Prediction, overlay: bool) -> HttpResponse:
+    """The stored grid drawn over the upright photo's shape. It never changes once stored: a browser that has
+    it asks with its ETag or date and gets 304, without anything being drawn."""
+    drawn_as = json.dumps([prediction.heatmap_grid, prediction.upright_size, overlay])
+    etag = f'"{hashlib.blake2b(drawn_as.encode(), digest_size=16).hexdigest()}"'
+    last_modified = int(prediction.finished_at.timestamp()) if prediction.finished_at else None
+    response = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    if response is None:
+        draw = render_overlay if overlay else render_grayscale
+        try:
+            response = _png_response(draw(prediction.heatmap_grid, prediction.upright_size))
+        except HeatmapError as error:
+            raise Http404(f"This prediction's heatmap cannot be drawn: {error}") from None
+        if not overlay:
+            as_attachment = request.GET.get("download") == "1"
+            response["Content-Disposition"] = content_disposition_header(as_attachment, _heatmap_name(prediction))
+    response["ETag"] = etag
+    if last_modified is not None:
+        response["Last-Modified"] = http_date(last_modified)
+    return _privately_cached(response)
+
+
+def _serve_overlay_of_file(prediction: Prediction) -> HttpResponse:
     try:
         with prediction.heatmap.open("rb") as f:
-            png = render_overlay(f)
+            return _png_response(render_overlay_of_file(f))
     except FileNotFoundError:
         raise Http404("The heatmap is no longer in storage.") from None
-    response = HttpResponse(png, content_type="image/png")
+
+
+def _png_response(png: bytes) -> HttpResponse:
+    return _privately_cached(HttpResponse(png, content_type="image/png"))
+
+
+def _privately_cached(response: HttpResponse) -> HttpResponse:
     # The same private caching as the stored files (trainer/files.py): a heatmap never changes once stored.
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"

@@ -86,9 +86,14 @@ def use_model_double(monkeypatch, classify) -> list[ModelDouble]:
     return doubles
 
 
-def answer(probabilities: dict[str, float], verdict: str | None = None, inference_ms: float = 7.0):
+def answer(
+    probabilities: dict[str, float],
+    verdict: str | None = None,
+    inference_ms: float = 7.0,
+    upright_size: tuple[int, int] | None = None,
+):
     """A model's answer as the prediction task receives it: the top class, `verdict` (the top class unless
-    given) and a heatmap lit on its left half."""
+    given), a heatmap lit on its left three columns, and the photo's `upright_size` if given."""
     from classifier.inference import Classification
 
     label = max(probabilities, key=probabilities.get)
@@ -101,6 +106,7 @@ def answer(probabilities: dict[str, float], verdict: str | None = None, inferenc
         inference_ms=inference_ms,
         verdict=verdict or label,
         heatmap=heatmap,
+        upright_size=upright_size,
     )
 
 

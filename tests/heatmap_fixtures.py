@@ -8,6 +8,7 @@ from classifier import tasks
 from classifier.actions import do_create_predictions
 from classifier.models import Prediction
 from classifier.validation import check_image_upload
+from trainer.images import upright_size
 from trainer.models import ModelVersion
 
 from .conftest import answer, image_bytes, upload, use_model_double
@@ -22,8 +23,11 @@ def active_version():
 
 @pytest.fixture
 def answered(user, active_version, monkeypatch):
-    """`answered(data=…, owner=…)`: a photo uploaded and answered "cat" by the prediction task."""
-    use_model_double(monkeypatch, lambda version, source: answer({"cat": 0.9, "dog": 0.1}))
+    """`answered(data=…, owner=…)`: a photo uploaded and answered "cat" by the prediction task, with the upright
+    size the real model's decoding reads (trainer/images.py `decode_for_model`)."""
+    use_model_double(
+        monkeypatch, lambda version, source: answer({"cat": 0.9, "dog": 0.1}, upright_size=upright_size(source))
+    )
 
     def make(data: bytes | None = None, owner=None, name: str = "photo.png") -> Prediction:
         checked = check_image_upload(upload(name, data or image_bytes()))

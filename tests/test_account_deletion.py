@@ -1,6 +1,6 @@
 """A person deletes their account and everything in it, after giving their password: their photos (every stored
-file, on local disk and in an S3-compatible store), predictions, feedback, settings and API tokens; another
-person's stay. A wrong or missing password, a GET and the site's last superuser delete nothing."""
+file, on local disk and in an S3-compatible store), predictions, feedback, settings, API tokens and keys,
+webhooks; another person's stay. A wrong or missing password, a GET and the site's last superuser delete nothing."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,12 +8,14 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from accounts.actions import do_delete_account, do_set_corrections_consent
-from accounts.models import Profile
+from accounts.actions import do_create_api_key, do_delete_account, do_set_corrections_consent
+from accounts.models import ApiKey, Profile
 from classifier.actions import do_give_feedback
 from classifier.models import Feedback, Prediction
+from webhooks.models import Webhook
 
 from .dataset_helpers import media_files
+from .heatmap_helpers import as_answered_before_grids
 from .page_helpers import _page
 
 pytest_plugins = ["tests.s3", "tests.heatmap_fixtures"]
@@ -25,17 +27,21 @@ PASSWORD = "correct horse battery"  # the password of tests/conftest.py's users
 
 @pytest.fixture
 def belongings(user, other_user, answered):
-    """Alice's photo (image, thumbnail, heatmap), her feedback on it, her settings and API token; one of Mallory's."""
-    mine = answered()
-    do_give_feedback(mine, user, "dog")
+    """Alice's photos (one answered before heatmap grids, with its heatmap file), her feedback, settings, API token
+    and key, and webhook; and a photo of Mallory's."""
+    mine = [answered(), as_answered_before_grids(answered())]
+    do_give_feedback(mine[0], user, "dog")
     do_set_corrections_consent(user, True)
     Token.objects.create(user=user)
+    do_create_api_key(user, "script")
+    Webhook.objects.create(owner=user, url="https://example.org/hook", secret="s")
     theirs = answered(owner=other_user)
     return mine, theirs
 
 
-def _files(prediction) -> set[str]:
-    return {prediction.image.name, prediction.thumbnail.name, prediction.heatmap.name}
+def _files(*predictions) -> set[str]:
+    names = {name for p in predictions for name in (p.image.name, p.thumbnail.name, p.heatmap.name)}
+    return names - {""}
 
 
 def test_the_settings_page_leads_to_the_deletion_page_which_deletes_nothing(alice_client, alice):
@@ -52,7 +58,8 @@ def test_deleting_the_account_deletes_everything_in_it_and_every_file(
     stored, alice_client, alice, other_user, belongings, django_capture_on_commit_callbacks
 ):
     mine, theirs = belongings
-    assert stored() == _files(mine) | _files(theirs)
+    assert stored() == _files(*mine, theirs)
+    assert len(_files(*mine)) == 5  # two photos and two thumbnails, one heatmap file
 
     with django_capture_on_commit_callbacks(execute=True):
         r = alice_client.post(DELETE, {"password": PASSWORD})
@@ -63,6 +70,8 @@ def test_deleting_the_account_deletes_everything_in_it_and_every_file(
     assert not Feedback.objects.exists()
     assert not Profile.objects.filter(user_id=alice.pk).exists()
     assert not Token.objects.filter(user_id=alice.pk).exists()
+    assert not ApiKey.objects.filter(user_id=alice.pk).exists()
+    assert not Webhook.objects.filter(owner_id=alice.pk).exists()
     assert stored() == _files(theirs)  # no file of hers left behind
     followed = alice_client.get(r["Location"])
     assert "The account alice and everything in it were deleted." in followed.content.decode()

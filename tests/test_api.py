@@ -130,7 +130,7 @@ def test_detail_has_exactly_the_contract_fields(api, make_prediction):
     assert body["model_version"] == "v-test"
     assert body["inference_ms"] == 12.5
     assert body["error"] == ""
-    assert body["heatmap_url"] is None  # until the heatmap is stored (tests/test_heatmap_api.py)
+    assert body["heatmap_url"] is None  # no heatmap came with this answer (tests/test_heatmap_serving.py)
 
 
 def test_list_is_own_newest_first_and_paginated(api, make_prediction, other_user, settings):

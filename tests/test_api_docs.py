@@ -16,6 +16,9 @@ OPERATIONS = {
     "/api/predictions/{id}/": {"get", "delete"},
     "/api/predictions/{id}/feedback/": {"post", "delete"},
     "/api/predictions/{id}/heatmap.png": {"get"},
+    "/api/webhooks/": {"get", "post"},
+    "/api/webhooks/{id}/": {"get", "put", "patch", "delete"},
+    "/api/webhooks/{id}/deliveries/": {"get"},
 }
 
 
@@ -34,6 +37,7 @@ def test_the_schema_says_which_calls_need_a_token():
         if path != "/api/token/":
             for method in methods:
                 assert {"tokenAuth": []} in schema["paths"][path][method]["security"], (path, method)
+                assert {"apiKeyAuth": []} in schema["paths"][path][method]["security"], (path, method)
                 assert "401" in schema["paths"][path][method]["responses"], (path, method)
 
 

@@ -5,6 +5,7 @@ documents. Examples are limited so that the file runs in well under a minute. Th
 requests never reach, are checked against the schema at low rates."""
 
 import hypothesis
+import numpy as np
 import pytest
 import schemathesis
 from django.core.cache import cache
@@ -14,7 +15,9 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from catdog_site.wsgi import application
-from classifier.actions import do_attach_heatmap, do_give_feedback
+from classifier.actions import do_give_feedback
+from classifier.heatmaps import stored_grid
+from classifier.models import Prediction
 from trainer.models import ModelVersion
 
 from .conftest import image_bytes
@@ -35,7 +38,9 @@ def owned(make_prediction):
     answered = {"status": "done", "confidence": 0.9, "probabilities": {"cat": 0.9, "dog": 0.1}}
     done = make_prediction(label="cat", verdict="cat", model_version=version, **answered)
     do_give_feedback(done, done.owner, "dog")
-    do_attach_heatmap(done.pk, image_bytes("PNG", size=(7, 7), mode="L", color=128))
+    Prediction.objects.filter(pk=done.pk).update(
+        heatmap_grid=stored_grid(np.eye(7)), upright_width=64, upright_height=48
+    )
     unsure = make_prediction(label="cat", verdict="unsure", model_version=version, **answered)
     failed = make_prediction(status="failed", error="The photo could not be decoded for the model.")
     return [done.pk, unsure.pk, failed.pk, make_prediction().pk]

@@ -182,7 +182,7 @@ def test_loopback_addresses_are_refused_unless_the_setting_allows_them(make_data
 def test_every_redirect_target_is_checked(server, other_server, fetch_settings, monkeypatch):
     # Treat 127.0.0.1 as public and 127.0.0.2 as private: the first hop passes, the redirect must not.
     fetch_settings.CATDOG_FETCH_ALLOW_PRIVATE = False
-    monkeypatch.setattr(datasets, "is_allowed_address", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(datasets, "is_allowed_address", lambda address, allow_setting="": address == "127.0.0.1")
     assert datasets.fetch(f"{server}/cat/1.png") == photo(1)
     with pytest.raises(datasets.FetchError, match=r"^refused: 127.0.0.2 is a private"):
         datasets.fetch(f"{server}/to/{other_server}/cat/1.png")

@@ -13,6 +13,7 @@ from trainer.actions import do_recheck_dataset, do_register_model_version
 from trainer.models import Dataset, ModelVersion
 
 from .dataset_helpers import class_folders, photo, write_tree, zip_bytes
+from .heatmap_helpers import as_answered_before_grids
 
 pytest_plugins = ["tests.s3", "tests.dataset_fixtures", "tests.heatmap_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -43,11 +44,18 @@ def test_deleting_a_user_from_the_admin_deletes_their_photos(
     assert stored() == _files(kept)
 
 
+def test_an_answer_stores_no_heatmap_file(stored, answered):
+    prediction = answered()
+    assert prediction.has_heatmap and not prediction.heatmap  # its grid is on the row
+    assert stored() == _files(prediction)
+
+
 @pytest.mark.parametrize("how", ["the prediction", "its owner"])
-def test_deleting_an_answered_prediction_or_its_owner_deletes_its_heatmap(
+def test_deleting_an_older_answer_or_its_owner_deletes_its_heatmap_file(
     stored, deleting, answered, user, other_user, how
 ):
-    prediction, kept = answered(), answered(owner=other_user)
+    """An answer from before the grid was stored has its heatmap as a file."""
+    prediction, kept = as_answered_before_grids(answered()), as_answered_before_grids(answered(owner=other_user))
     assert prediction.heatmap and kept.heatmap
     assert stored() == {*_files(prediction), prediction.heatmap.name, *_files(kept), kept.heatmap.name}
 

@@ -1,8 +1,7 @@
-"""The detail page lays the heatmap over the photo with a switch that needs no script, and its poll brings
-the heatmap when it follows the answer; a page whose answer has no heatmap coming does not wait for one."""
+"""The detail page lays the heatmap over the photo with a switch that needs no script; the heatmap comes with
+the answer, so the poll that brings the answer brings it too, and nothing is waited for once it is answered."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -10,6 +9,7 @@ from django.utils import timezone
 
 from classifier.models import Prediction
 
+from .heatmap_helpers import as_answered_before_grids
 from .page_helpers import _Elements
 
 pytest_plugins = ["tests.heatmap_fixtures"]
@@ -37,7 +37,7 @@ def _poll(client, prediction, state):
 
 
 def _without_heatmap(prediction, **fields) -> Prediction:
-    Prediction.objects.filter(pk=prediction.pk).update(heatmap="", **fields)
+    Prediction.objects.filter(pk=prediction.pk).update(heatmap_grid=[], **fields)
     prediction.refresh_from_db()
     return prediction
 
@@ -72,29 +72,6 @@ def test_the_heatmap_lies_over_the_photo_with_a_labelled_switch(answered, client
     assert not _Elements(html).find("p", data_poll=True), "nothing left to wait for"
 
 
-def test_a_photo_waiting_for_its_heatmap_is_watched_until_it_comes(answered, client, user):
-    prediction = answered()
-    heatmap = prediction.heatmap.name
-    _without_heatmap(prediction, finished_at=timezone.now())
-    client.force_login(user)
-    html = _detail(client, prediction)
-    _, photo = _figure(html, prediction)
-    assert not photo.find("img", data_heatmap=True) and not photo.find("input", data_heatmap_toggle=True)
-    page = _Elements(html)
-    assert page.find("p", data_poll=True)
-    assert [watch["value"] for watch in page.find("input", name="watch")] == [f"{prediction.pk}:done-without-heatmap"]
-
-    r = _poll(client, prediction, "done-without-heatmap")
-    assert (r.status_code, r.content.decode().strip()) == (200, ""), "nothing new yet: the polling goes on"
-
-    Prediction.objects.filter(pk=prediction.pk).update(heatmap=heatmap)
-    r = _poll(client, prediction, "done-without-heatmap")
-    assert r.status_code == STOP_POLLING
-    _, photo = _figure(r.content.decode(), prediction)
-    assert photo.find("figure", hx_swap_oob="true")
-    assert photo.find("img", data_heatmap=True) and photo.find("input", data_heatmap_toggle=True)
-
-
 def test_an_answer_and_its_heatmap_arriving_together_come_in_one_poll(answered, client, user):
     prediction = answered()
     client.force_login(user)
@@ -106,17 +83,32 @@ def test_an_answer_and_its_heatmap_arriving_together_come_in_one_poll(answered, 
     assert answer.find("img", data_heatmap=True)
 
 
-@pytest.mark.parametrize("finished_ago", [timedelta(minutes=2), None])
-def test_an_answer_with_no_heatmap_coming_is_not_waited_for(answered, client, user, finished_ago):
-    """An answer older than a minute (its heatmap could not be stored), or from before heatmaps."""
-    finished_at = None if finished_ago is None else timezone.now() - finished_ago
-    prediction = _without_heatmap(answered(), finished_at=finished_at)
+def test_an_answer_is_not_waited_on_for_a_heatmap(answered, client, user):
+    prediction = answered()
     client.force_login(user)
     page = _Elements(_detail(client, prediction))
     assert not page.find("p", data_poll=True) and not page.find("input", name="watch")
-    r = _poll(client, prediction, "done-without-heatmap")  # a page opened while it was still awaited
+    assert page.find("img", data_heatmap=True)
+
+
+def test_an_answer_without_a_heatmap_shows_no_switch_and_is_not_waited_on(answered, client, user):
+    prediction = _without_heatmap(answered(), finished_at=timezone.now())
+    client.force_login(user)
+    html = _detail(client, prediction)
+    _, photo = _figure(html, prediction)
+    assert not photo.find("img", data_heatmap=True) and not photo.find("input", data_heatmap_toggle=True)
+    page = _Elements(html)
+    assert not page.find("p", data_poll=True) and not page.find("input", name="watch")
+    r = _poll(client, prediction, "done")  # a page left open by the code before this change
     assert r.status_code == STOP_POLLING
-    assert not _Elements(r.content.decode()).find("img", data_heatmap=True)
+
+
+def test_an_older_answers_heatmap_file_lies_over_the_photo(answered, client, user):
+    prediction = as_answered_before_grids(answered())
+    client.force_login(user)
+    _, photo = _figure(_detail(client, prediction), prediction)
+    [overlay] = photo.find("img", data_heatmap=True)
+    assert overlay["src"] == reverse("classifier:heatmap", args=[prediction.pk]) + "?overlay=1"
 
 
 def test_the_history_does_not_wait_for_heatmaps(answered, client, user):

@@ -1,15 +1,19 @@
 """The heatmap is its owner's only, like the photo: `GET /api/predictions/{id}/heatmap.png` and the pages'
-own address (grayscale, or coloured for the overlay); 404 for anyone else and until it is stored."""
+own address (grayscale, or coloured for the overlay), drawn on request from the grid stored with the answer and
+cached by the browser; 404 for anyone else and for a prediction without one. An answer from before grids were
+stored keeps its heatmap file, served as before."""
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from classifier.models import Prediction
 
 from .dataset_helpers import media_files
-from .heatmap_helpers import png_pixels, stored_heatmap
+from .heatmap_helpers import as_answered_before_grids, png_pixels, stored_heatmap
 
 pytest_plugins = ["tests.heatmap_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -29,16 +33,25 @@ def _body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
+def _lit_on_the_left(gray: np.ndarray) -> bool:
+    """The model double lit the left three of seven columns (tests/conftest.py `answer`)."""
+    width = gray.shape[1]
+    return gray[:, : width * 2 // 7].min() > 200 and gray[:, width * 4 // 7 :].max() < 30
+
+
 def test_the_owner_gets_the_grayscale_png_from_the_api(answered, user):
     prediction = answered()
     r = _api(user).get(_api_url(prediction))
     assert r.status_code == 200
     assert r["Content-Type"] == "image/png"
     assert r["X-Content-Type-Options"] == "nosniff"
-    assert np.array_equal(png_pixels(_body(r)), stored_heatmap(prediction))
+    assert r["Cache-Control"] == "private, max-age=3600"
+    gray = png_pixels(_body(r))
+    assert gray.shape == (48, 64)  # drawn over the 64x48 photo, at its own size (smaller than 512)
+    assert _lit_on_the_left(gray)
 
 
-def test_the_api_detail_and_list_link_to_the_heatmap_once_it_is_stored(answered, make_prediction, user):
+def test_the_api_detail_and_list_link_to_the_heatmap_once_answered(answered, make_prediction, user):
     prediction, pending = answered(), make_prediction()
     api = _api(user)
     assert (
@@ -65,11 +78,12 @@ def test_without_credentials_the_api_answers_401(answered):
 
 
 @pytest.mark.parametrize("status", [Prediction.Status.PENDING, Prediction.Status.DONE, Prediction.Status.FAILED])
-def test_a_prediction_without_a_heatmap_yet_answers_404_with_a_reason(make_prediction, user, status):
+def test_a_prediction_without_a_heatmap_answers_404_with_a_reason(make_prediction, user, status):
     prediction = make_prediction(status=status)
     r = _api(user).get(_api_url(prediction))
     assert r.status_code == 404
-    assert r.json() == {"detail": "This prediction has no heatmap yet."}
+    assert r.json() == {"detail": "This prediction has no heatmap."}
+    assert _api(user).get(f"/api/predictions/{prediction.pk}/").json()["heatmap_url"] is None
 
 
 def test_an_unknown_prediction_answers_404(user):
@@ -83,24 +97,50 @@ def test_the_owner_gets_the_grayscale_heatmap_on_the_site(answered, client, user
     client.force_login(user)
     r = client.get(reverse("classifier:heatmap", args=[prediction.pk]))
     assert r.status_code == 200 and r["Content-Type"] == "image/png"
-    assert np.array_equal(png_pixels(_body(r)), stored_heatmap(prediction))
+    assert r["Content-Disposition"] == 'inline; filename="photo (heatmap).png"'
+    assert np.array_equal(png_pixels(_body(r)), png_pixels(_body(_api(user).get(_api_url(prediction)))))
     download = client.get(reverse("classifier:heatmap", args=[prediction.pk]), {"download": "1"})
-    assert download["Content-Disposition"].startswith('attachment; filename="photo (heatmap).png"')
+    assert download["Content-Disposition"] == 'attachment; filename="photo (heatmap).png"'
 
 
-def test_the_overlay_is_the_stored_heatmap_in_colour_and_writes_nothing(answered, client, user, settings):
+def test_the_overlay_is_the_heatmap_in_colour_and_writes_nothing(answered, client, user, settings):
     prediction = answered()
     client.force_login(user)
+    url = reverse("classifier:heatmap", args=[prediction.pk])
+    gray = png_pixels(client.get(url).content)
     files = media_files(settings)
-    r = client.get(reverse("classifier:heatmap", args=[prediction.pk]), {"overlay": "1"})
+    with CaptureQueriesContext(connection) as queries:
+        r = client.get(url, {"overlay": "1"})
     assert r.status_code == 200 and r["Content-Type"] == "image/png"
-    overlay, gray = png_pixels(r.content, "RGBA"), stored_heatmap(prediction)
+    assert r["Cache-Control"] == "private, max-age=3600" and r["X-Content-Type-Options"] == "nosniff"
+    overlay = png_pixels(r.content, "RGBA")
     assert overlay.shape == (*gray.shape, 4)  # RGBA, over the same photo
     # Where the model looked is brighter and less see-through than where it did not.
     hot, cold = np.unravel_index(gray.argmax(), gray.shape), np.unravel_index(gray.argmin(), gray.shape)
     assert overlay[hot][:3].astype(int).sum() > overlay[cold][:3].astype(int).sum() + 300
     assert overlay[hot][3] > overlay[cold][3] + 100
     assert media_files(settings) == files
+    assert [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SELECT")] == []
+
+
+@pytest.mark.parametrize("query", [{}, {"overlay": "1"}])
+def test_a_browser_that_has_it_gets_304_by_etag_or_date(answered, client, user, query):
+    prediction = answered()
+    client.force_login(user)
+    url = reverse("classifier:heatmap", args=[prediction.pk])
+    first = client.get(url, query)
+    assert first.status_code == 200 and first["ETag"] and first["Last-Modified"]
+    again = client.get(url, query, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    assert again["ETag"] == first["ETag"] and again["Cache-Control"] == "private, max-age=3600"
+    assert client.get(url, query, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"]).status_code == 304
+    assert client.get(url, query, HTTP_IF_NONE_MATCH='"another"').status_code == 200
+
+
+def test_the_grayscale_and_the_overlay_have_their_own_etags(answered, client, user):
+    client.force_login(user)
+    url = reverse("classifier:heatmap", args=[answered().pk])
+    assert client.get(url)["ETag"] != client.get(url, {"overlay": "1"})["ETag"]
 
 
 @pytest.mark.parametrize("query", [{}, {"overlay": "1"}])
@@ -112,20 +152,34 @@ def test_only_the_owner_gets_it_on_the_site(answered, client, user, other_user, 
     assert client.get(url, query).status_code == 404
 
 
-@pytest.mark.parametrize("query", [{}, {"overlay": "1"}])
-def test_the_site_answers_404_until_the_heatmap_is_stored(answered, client, user, query):
+def test_a_stored_grid_that_cannot_be_drawn_answers_404(answered, client, user):
     prediction = answered()
-    heatmap = prediction.heatmap.name
-    Prediction.objects.filter(pk=prediction.pk).update(heatmap="")
+    Prediction.objects.filter(pk=prediction.pk).update(heatmap_grid=[[1, 2], [3]])
+    client.force_login(user)
+    r = client.get(reverse("classifier:heatmap", args=[prediction.pk]))
+    assert r.status_code == 404
+
+
+# --- Answers from before the grid was stored: their heatmap file, served as before ----------------------------
+
+
+def test_an_older_answers_heatmap_file_is_served_as_stored(answered, client, user):
+    prediction = as_answered_before_grids(answered())
     client.force_login(user)
     url = reverse("classifier:heatmap", args=[prediction.pk])
-    assert client.get(url, query).status_code == 404
-    Prediction.objects.filter(pk=prediction.pk).update(heatmap=heatmap)
-    assert client.get(url, query).status_code == 200
+    r = client.get(url)
+    assert r.status_code == 200 and r["Content-Type"] == "image/png"
+    assert np.array_equal(png_pixels(_body(r)), stored_heatmap(prediction))
+    assert np.array_equal(png_pixels(_body(_api(user).get(_api_url(prediction)))), stored_heatmap(prediction))
+    download = client.get(url, {"download": "1"})["Content-Disposition"]
+    assert download.startswith('attachment; filename="photo (heatmap).png"')
+    overlay = client.get(url, {"overlay": "1"})
+    assert overlay.status_code == 200 and overlay["Cache-Control"] == "private, max-age=3600"
+    assert png_pixels(overlay.content, "RGBA").shape == (*stored_heatmap(prediction).shape, 4)
 
 
-def test_a_heatmap_missing_from_storage_answers_404(answered, client, user):
-    prediction = answered()
+def test_an_older_answers_heatmap_missing_from_storage_answers_404(answered, client, user):
+    prediction = as_answered_before_grids(answered())
     client.force_login(user)
     assert client.get(reverse("classifier:heatmap", args=[prediction.pk]), {"overlay": "1"}).status_code == 200
     prediction.heatmap.storage.delete(prediction.heatmap.name)

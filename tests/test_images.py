@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.images import load_for_model, to_rgb
+from trainer.images import decode_for_model, load_for_model, to_rgb
 
 
 def _reopen(image: Image.Image, fmt: str, **save_args) -> Image.Image:
@@ -106,3 +106,22 @@ def test_load_for_model_applies_exif_rotation_before_resizing():
     array = load_for_model(_reopen(image, "JPEG", exif=exif, quality=100), (32, 32))
     assert array[4, 16].max() < 40  # top: black
     assert array[28, 16].min() > 215  # bottom: white
+
+
+@pytest.mark.parametrize(
+    ("orientation", "upright"),
+    [(None, (1600, 900)), (1, (1600, 900)), (3, (1600, 900)), (5, (900, 1600)), (6, (900, 1600)), (8, (900, 1600))],
+)
+def test_decoding_for_the_model_gives_the_upright_photos_full_size(orientation, upright):
+    """The heatmap is drawn to it: the size as shown (EXIF applied), not the reduced scale libjpeg decoded at."""
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    source = _reopen(Image.new("RGB", (1600, 900), (90, 90, 90)), "JPEG", exif=exif)
+    pixels, size = decode_for_model(source, (224, 224))
+    assert pixels.shape == (224, 224, 3)
+    assert size == upright
+
+
+def test_decoding_a_png_gives_its_size():
+    assert decode_for_model(_reopen(Image.new("RGBA", (30, 70)), "PNG"), (32, 32))[1] == (30, 70)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("catdog_site", "accounts", "classifier", "trainer")
+PACKAGES = ("catdog_site", "accounts", "classifier", "trainer", "webhooks")
 
 
 def lint_imports(folder: Path) -> subprocess.CompletedProcess:

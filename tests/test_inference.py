@@ -284,7 +284,8 @@ def test_each_engine_answers_as_keras_does(version, no_loaded_models, settings, 
     photos = [CAT, DOG, PHOTOS / "cat" / "cat.4008.jpg", PHOTOS / "dog" / "dog.4468.jpg"]
     served = inference.load_model(version).classify_batch(photos)
     keras_model = keras.saving.load_model(version.file.path, compile=False)
-    expected = keras_model.predict(np.stack([load_for_model(p, (224, 224)) for p in photos]), verbose=0)
+    size = (version.image_size, version.image_size)
+    expected = keras_model.predict(np.stack([load_for_model(p, size) for p in photos]), verbose=0)
     got = np.array([[r.probabilities[name] for name in version.class_names] for r in served])
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert [r.label for r in served] == [version.class_names[i] for i in expected.argmax(axis=1)]

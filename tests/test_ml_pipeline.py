@@ -37,7 +37,7 @@ def folder(tmp_path):
     return make_image_folder(tmp_path / "photos")
 
 
-def mobilenet_weights():
+def mobilenet_weights() -> str:
     from django.conf import settings
 
     return settings.CATDOG_MOBILENET_WEIGHTS
@@ -197,20 +197,26 @@ def test_augmentation_runs_in_training_only():
     assert not np.allclose(model(pixels, training=True), model(pixels, training=False))
 
 
-def test_augmented_features_differ_from_the_photos_and_from_each_other():
-    from trainer.ml.inputs import extract_features
-    from trainer.ml.model import make_model
+def test_augmented_maps_differ_from_the_photos_and_from_each_other_and_mirrors_are_mirrored():
+    from trainer.ml.inputs import extract_outputs
+    from trainer.ml.model import BACKBONE, make_model, split_backbone
 
-    model = make_model("mobilenet_v2", (32, 32, 3), 2, augmentation="light", weights=mobilenet_weights())
-    pixels = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    model = make_model("mobilenet_v2", (64, 64, 3), 2, augmentation="light", weights=mobilenet_weights())
+    front, _ = split_backbone(model.get_layer("encoder").get_layer(BACKBONE))
+    pixels = np.random.default_rng(0).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
     batches = [pixels[:2], pixels[2:4], pixels[4:]]
-    plain = extract_features(model, batches, augment=False)
-    assert plain.shape == (5, 1280)
-    # One batch of 5 or batches of 2, 2 and 1: the same features but for float32 rounding, which depends on the
+    (plain,) = extract_outputs(model, front, batches)
+    assert plain.shape == (5, 2, 2, 160)
+    # One batch of 5 or batches of 2, 2 and 1: the same maps but for float32 rounding, which depends on the
     # batch size in TensorFlow's CPU kernels (up to 2e-5 seen here).
-    np.testing.assert_allclose(extract_features(model, [pixels], augment=False), plain, rtol=1e-4, atol=1e-4)
-    first, second = (extract_features(model, batches, augment=True) for _ in range(2))
+    np.testing.assert_allclose(extract_outputs(model, front, [pixels])[0], plain, rtol=1e-4, atol=1e-4)
+    first, second = (extract_outputs(model, front, batches, augment=True)[0] for _ in range(2))
     assert not np.allclose(first, plain) and not np.allclose(first, second)
+    photos, mirrors = extract_outputs(model, front, batches, mirror=True)
+    np.testing.assert_allclose(photos, plain, rtol=1e-4, atol=1e-4)
+    (expected,) = extract_outputs(model, front, [pixels[:, :, ::-1]])
+    np.testing.assert_allclose(mirrors, expected, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(mirrors, photos)
 
 
 # Training end to end
@@ -262,6 +268,7 @@ def test_run_training_saves_a_simple_cnn_with_its_metrics(folder, tmp_path):
 def test_run_training_mobilenet_v2_saves_one_model_that_scores_as_measured(tmp_path):
     import keras
 
+    from trainer.ml.model import BACKBONE, make_mobilenet_v2_backbone
     from trainer.ml.train import TrainingConfig, run_training
 
     train = make_image_folder(tmp_path / "train", per_class=6)
@@ -275,6 +282,8 @@ def test_run_training_mobilenet_v2_saves_one_model_that_scores_as_measured(tmp_p
         batch_size=4,
         augmentation="light",
         augment_copies=1,
+        mirror=True,
+        fine_tune_epochs=2,
         weights=mobilenet_weights(),
     )
     result = run_training(config)
@@ -283,9 +292,17 @@ def test_run_training_mobilenet_v2_saves_one_model_that_scores_as_measured(tmp_p
     assert result.params["test_split"] is None and result.params["weights"] == Path(mobilenet_weights()).name
     assert "train_dir" not in result.params and "test_dir" not in result.params  # no paths of this machine
     assert result.metrics["num_train"] == 12 and result.metrics["num_test"] == 6
+    assert result.params["mirror"] is True and result.params["fine_tune_learning_rate"] == 1e-4  # the default
+    # Frozen again once trained: a saved model is a weights source (trainer/ml/weights.py).
     assert "mobilenet_v2_imagenet" in result.summary and "Trainable params: 2,562" in result.summary
-    # The head learned on cached features; the saved whole, from raw pixels, must score the same.
+    # The head and the backbone's tail learned on cached maps; the saved whole, from raw pixels, must score the same.
     loaded = keras.saving.load_model(result.model_path, compile=False)
+    tuned = loaded.get_layer("encoder").get_layer(BACKBONE)
+    start = make_mobilenet_v2_backbone((32, 32, 3), mobilenet_weights())
+    for name in ("block_15_project", "block_16_project_BN", "Conv_1_bn"):  # frozen: the front, batch normalisation
+        assert all(map(np.array_equal, tuned.get_layer(name).get_weights(), start.get_layer(name).get_weights()))
+    for name in ("block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1"):  # fine-tuned
+        assert not np.array_equal(tuned.get_layer(name).get_weights()[0], start.get_layer(name).get_weights()[0])
     datasets = make_datasets(train, test, image_size=32)
     pixels = load_images(datasets.test_paths, 32)
     measured = evaluate(datasets.y_test, loaded.predict(pixels, verbose=0), result.class_names)
@@ -299,10 +316,15 @@ def test_unset_settings_take_the_architecture_defaults_and_given_ones_stay(tmp_p
     mobilenet = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", epochs=3, augment_copies=2))
     assert (mobilenet.image_size, mobilenet.epochs, mobilenet.dropout) == (224, 3, 0.5)
     assert mobilenet.augmentation == "none" and mobilenet.augment_copies == 0  # nothing to copy
+    assert (mobilenet.mirror, mobilenet.fine_tune_epochs, mobilenet.fine_tune_learning_rate) == (False, 0, 1e-4)
+    tuned = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", mirror=True, fine_tune_epochs=4))
+    assert (tuned.mirror, tuned.fine_tune_epochs) == (True, 4)
     flipped = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", augmentation="light", augment_copies=2))
     assert flipped.augment_copies == 2
     cnn = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", architecture="simple_cnn", image_size=64))
     assert (cnn.image_size, cnn.augmentation, cnn.augment_copies) == (64, "strong", 0)
+    cnn = with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", architecture="simple_cnn", fine_tune_epochs=4))
+    assert (cnn.mirror, cnn.fine_tune_epochs) == (False, 0)  # only MobileNetV2's tail is fine-tuned
     with pytest.raises(ValueError, match="Unknown augmentation"):
         with_defaults(TrainingConfig(tmp_path, tmp_path / "m.keras", augmentation="lots"))
     with pytest.raises(ValueError, match="Unknown architecture"):
@@ -329,18 +351,31 @@ def test_training_stops_when_cancelled_and_saves_nothing(folder, tmp_path):
 
 
 def test_a_mobilenet_v2_calibration_reads_only_the_test_photos_again(tmp_path):
-    """The frozen encoder's features of the training photos, computed for the head, are the served model's:
-    the calibration fits on them instead of reading every training photo a second time."""
-    from trainer.ml.progress import StepProgress
+    """The training photos' maps, computed once by the frozen front, give the fine-tuned tail's features: the
+    served model's, on which the calibration fits instead of reading every training photo a second time."""
+    import keras
+
+    from trainer.ml.progress import EpochProgress, StepProgress
+    from trainer.ml.serving import pixels_function, serving_model
     from trainer.ml.train import TrainingConfig, run_training
+    from trainer.ml.verdicts import Calibration
 
     train = make_image_folder(tmp_path / "train", per_class=12)
     test = make_image_folder(tmp_path / "test", per_class=3, seed=1)
     config = TrainingConfig(train_dir=train, test_dir=test, output_path=tmp_path / "model.keras", image_size=32,
-                            epochs=2, batch_size=4, augmentation="none", weights=mobilenet_weights())  # fmt: skip
+                            epochs=2, batch_size=4, augmentation="none", fine_tune_epochs=5,
+                            weights=mobilenet_weights())  # fmt: skip
     steps = []
     result = run_training(config, progress_callback=steps.append)
 
     calibrating = [step for step in steps if isinstance(step, StepProgress) and step.phase == "calibrating"]
     assert calibrating and {step.total for step in calibrating} == {2}  # the 6 test photos, 4 a batch
     assert result.calibration_path is not None and result.calibration_report["held_out"] == 6
+    # The head's 2 epochs, then the tail's 5, counted as one training.
+    epochs = [(step.epoch, step.epochs) for step in steps if isinstance(step, EpochProgress)]
+    assert epochs == [(epoch, 7) for epoch in range(1, 8)] and len(result.metrics["history"]["loss"]) == 7
+    datasets = make_datasets(train, test, image_size=32)
+    served = pixels_function(serving_model(keras.saving.load_model(result.model_path, compile=False)))
+    features = served(load_images(datasets.train_paths, 32).astype(np.uint8))["features"].numpy()
+    expected = [features[datasets.y_train == c].mean(axis=0) for c in (0, 1)]
+    np.testing.assert_allclose(Calibration.load(result.calibration_path).means, expected, rtol=1e-3, atol=1e-3)

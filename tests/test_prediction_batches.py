@@ -6,6 +6,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import UnidentifiedImageError
 
@@ -49,6 +51,35 @@ def test_a_backlog_is_answered_in_one_engine_call_and_the_other_tasks_find_it_do
         tasks.predict_image(prediction.pk)  # their own messages, delivered afterwards
     assert _calls(engine_calls) == 1
     assert {p.attempts for p in Prediction.objects.all()} == {1}  # each counted once, as one delivery
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["answered", "being-answered"])
+def test_the_task_of_a_photo_taken_along_returns_after_one_small_query(
+    make_prediction, engine_calls, django_assert_num_queries, answered
+):
+    """Under a backlog most messages are of photos another task took along: their tasks cost one query, which
+    reads none of the answer's fields (the probabilities, the heatmap's grid)."""
+    leader, taken = make_prediction(), make_prediction()
+    if answered:
+        tasks.predict_image(leader.pk)
+    else:  # still in the other task's engine call
+        Prediction.objects.filter(pk=taken.pk).update(claimed_by=leader.pk, claimed_at=timezone.now())
+    with django_assert_num_queries(1) as queries:
+        tasks.predict_image(taken.pk)
+    [query] = queries.captured_queries
+    assert "probabilities" not in query["sql"] and "heatmap_grid" not in query["sql"]
+    assert Prediction.objects.get(pk=taken.pk).status == ("done" if answered else "pending")
+
+
+def test_a_photo_alone_costs_two_writes(make_prediction, engine_calls):
+    """Its claim, which counts the delivery before any work, and its answer with its heatmap: each a commit."""
+    prediction = make_prediction()
+    with CaptureQueriesContext(connection) as queries:
+        tasks.predict_image(prediction.pk)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert len(writes) == 2, writes
+    prediction.refresh_from_db()
+    assert (prediction.status, prediction.attempts, prediction.claimed_by) == ("done", 1, prediction.pk)
 
 
 def test_a_batch_holds_at_most_the_setting(make_prediction, engine_calls, settings):

@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.actions import do_set_corrections_consent
-from classifier.actions import do_attach_heatmap, do_delete_prediction, do_review
-from classifier.heatmaps import render_grayscale
+from classifier.actions import do_delete_prediction, do_review
+from classifier.heatmaps import stored_grid
 from classifier.models import Prediction, Review
 from trainer.models import Dataset, DatasetImage
 
@@ -88,7 +88,7 @@ def test_the_queue_shows_every_consenting_owners_items_in_order(reviewer_client,
 
 def test_the_heatmap_is_laid_over_the_photo(reviewer_client, owner, pets):
     prediction = answered(owner, pets, {"cat": 0.5, "dog": 0.5})
-    assert do_attach_heatmap(prediction.pk, render_grayscale(np.eye(7), (32, 24)))
+    Prediction.objects.filter(pk=prediction.pk).update(heatmap_grid=stored_grid(np.eye(7)))
     _, page = _page(reviewer_client.get(QUEUE))
     url = reverse("admin:classifier_review_heatmap", args=[prediction.pk])
     assert page.find("img", src=f"{url}?overlay=1", data_heatmap=True)

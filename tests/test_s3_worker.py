@@ -2,6 +2,7 @@
 photos, models and dataset archives through the storage API, never from a local folder (its MEDIA_ROOT is
 empty and stays so), and stores what it makes (dataset images, trained models) in the bucket."""
 
+import json
 import time
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_a_registered_model_is_stored_in_the_bucket_and_answers_once_activated(s
         model_path=SHIPPED,
         architecture=ModelVersion.Architecture.MOBILENET_V2,
         class_names=["cat", "dog"],
-        image_size=224,
+        image_size=json.loads(SHIPPED.with_suffix(".json").read_text())["image_size"],
         params={},
         metrics={"accuracy": 0.99},
         summary="",

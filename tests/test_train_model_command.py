@@ -91,6 +91,7 @@ def test_by_default_it_trains_mobilenet_v2_from_the_weights_setting(folder, tmp_
     }
     assert sidecar["command"].startswith(f"CATDOG_MOBILENET_WEIGHTS={settings.CATDOG_MOBILENET_WEIGHTS} python")
     assert "--arch mobilenet_v2" in sidecar["command"] and "--augmentation none" in sidecar["command"]
+    assert "--no-mirror --fine-tune-epochs 0 --fine-tune-learning-rate 0.0001" in sidecar["command"]
 
 
 def _shared_photos(root: Path, split: str, numbers: range) -> Path:
@@ -154,6 +155,9 @@ def test_it_refuses_a_test_folder_with_other_classes(tmp_path):
         (["--epochs", "0"], "--epochs must be"),
         (["--image-size", "16"], "at least 32 pixels"),
         (["--augment-copies", "-1"], "--augment-copies must not be negative"),
+        (["--fine-tune-epochs", "-1"], "--fine-tune-epochs must not be negative"),
+        (["--learning-rate", "0"], "--learning-rate must be a positive number"),
+        (["--fine-tune-learning-rate", "-0.001"], "--fine-tune-learning-rate must be a positive number"),
     ],
 )
 def test_it_refuses_bad_options_before_training(folder, options, message):

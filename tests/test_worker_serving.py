@@ -64,15 +64,6 @@ def _wait_for_answers(predictions, timeout: float = 120) -> list[Prediction]:
         time.sleep(0.2)
 
 
-def _heatmap_stored(prediction: Prediction, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while not Prediction.objects.filter(pk=prediction.pk).exclude(heatmap="").exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def _engine_calls(log: Path) -> list[list[int]]:
     """The predictions of each engine call, as the worker logged them."""
     calls = re.findall(r"Answered predictions \[([\d, ]+)\] in one engine call", log.read_text())
@@ -84,7 +75,9 @@ def test_a_worker_answers_without_ever_importing_tensorflow(serving, user, worke
     [answered] = _wait_for_answers([prediction])
     assert answered.status == Prediction.Status.DONE, answered.error
     assert answered.label == "cat" and answered.confidence > 0.9
-    assert _heatmap_stored(answered)  # stored just after the answer, by the same task
+    # Its heatmap came with it: the grid, and the upright size to draw it to; no file.
+    assert len(answered.heatmap_grid) == 7 and all(len(row) == 7 for row in answered.heatmap_grid)
+    assert answered.upright_size == (answered.width, answered.height) and not answered.heatmap
     assert not (worker_logs / "tf.log").exists(), (worker_logs / "tf.log").read_text()
 
 

@@ -180,7 +180,14 @@ def upright_size(file: BinaryIO) -> tuple[int, int]:
 def load_for_model(source: str | BinaryIO | Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Decode a photo into a (height, width, 3) uint8 array of the model's input size: the whole of
     preprocessing for training and serving alike (the model itself rescales pixel values)."""
+    return decode_for_model(source, size)[0]
+
+
+def decode_for_model(source: str | BinaryIO | Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """`load_for_model`'s pixels, and the photo's upright (width, height) at full size as `upright_size` gives
+    it, from the same opening of the file: a prediction's heatmap is drawn to the upright photo's proportions."""
     image = source if isinstance(source, Image.Image) else Image.open(source)
+    stored = image.size  # before `draft` shrinks it
     height, width = size
     if image.format in ("JPEG", "MPO"):
         # Let libjpeg decode at a reduced scale (1/2 to 1/8): much faster for large photos, at no
@@ -188,6 +195,8 @@ def load_for_model(source: str | BinaryIO | Image.Image, size: tuple[int, int]) 
         # an EXIF rotation applied afterwards cannot leave either side too small.
         side = 2 * max(height, width)
         image.draft("RGB", (side, side))
-    image = to_rgb(image)
-    image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return np.asarray(image, dtype=np.uint8)
+    upright = to_rgb(image)
+    # to_rgb read the orientation already (exif_transpose): Pillow keeps the parsed EXIF on the image.
+    turned = image.getexif().get(ExifTags.Base.Orientation, 1) in _QUARTER_TURNS
+    upright = upright.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    return np.asarray(upright, dtype=np.uint8), stored[::-1] if turned else stored

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "classifier",
     "trainer",
+    "webhooks",
     # Last, as its documentation asks: deletes the files of a deleted row once the transaction commits
     # (and a replaced file once its row is saved). Dataset images are the one exception: trainer/models.py.
     "django_cleanup.apps.CleanupConfig",
@@ -254,6 +255,11 @@ CELERY_TASK_IGNORE_RESULT = True  # results live in the database rows
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a long task must not hold messages another worker could take
+# Celery's Django fixup closes the database connection before and after every task unless told to keep it.
+# A prediction worker runs a task per photo, most of them one small query under a backlog, and a new
+# PostgreSQL connection costs about 7 ms on the 2-core test machine: a worker keeps its connection for this
+# many tasks (a connection that failed is dropped before the next task, catdog_site/celery.py).
+CELERY_DB_REUSE_MAX = 100
 CELERY_TASK_DEFAULT_QUEUE = "predictions"
 # The first pattern that matches wins. The sweeps have a queue of their own, so that a backlog of photos
 # cannot hold them up.
@@ -264,6 +270,8 @@ CELERY_TASK_ROUTES = {
     "trainer.tasks.ingest_*": {"queue": "datasets"},
     "trainer.tasks.sweep_*": {"queue": "maintenance"},  # its own queue: a backlog of work cannot starve it
     "trainer.tasks.*": {"queue": "training"},
+    # Deliveries wait on other people's servers (up to CATDOG_WEBHOOK_TIMEOUT each): never in front of a photo.
+    "webhooks.tasks.*": {"queue": "webhooks"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
@@ -297,6 +305,8 @@ RATELIMIT_IPV6_MASK = 64  # one client usually holds a whole /64
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        # The keys people make on their settings page: `Authorization: Api-Key <key>` or `Bearer <key>`.
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -312,11 +322,18 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "catdog API",
     "DESCRIPTION": (
         "Photos in, answers out: upload a photo (or a zip of photos), then read its prediction once a worker "
-        "has answered. Authenticate with `Authorization: Token <token>` (POST /api/token/ gives it)."
+        "has answered. Authenticate with an API key made on the settings page (`Authorization: Api-Key <key>` or "
+        "`Authorization: Bearer <key>`), or, for scripts that log in with a password, `Authorization: Token <token>` "
+        "(POST /api/token/ gives it)."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,  # a request's file fields are binary, its read-only fields left out
+    # A webhook delivery's status beside a prediction's: each its own named enum.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "classifier.models.Prediction.Status",
+        "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No badge fetched from validator.swagger.io: the page loads nothing from anywhere but the site.
@@ -347,6 +364,16 @@ CATDOG_FETCH_MAX_BYTES = env.int("CATDOG_FETCH_MAX_BYTES", default=CATDOG_MAX_UP
 CATDOG_FETCH_MAX_REDIRECTS = env.int("CATDOG_FETCH_MAX_REDIRECTS", default=3)
 # Private, loopback, link-local (cloud metadata) and reserved addresses are refused unless this is on.
 CATDOG_FETCH_ALLOW_PRIVATE = env.bool("CATDOG_FETCH_ALLOW_PRIVATE", default=False)
+
+# --- Webhooks (webhooks/): the POSTs that tell people's servers a prediction of theirs is answered or failed ---
+# Each attempt waits this many seconds for an answer; a failed one is tried again after the base delay, doubled
+# each time up to the cap, until the event is this old; then the delivery is failed.
+CATDOG_WEBHOOK_TIMEOUT = env.float("CATDOG_WEBHOOK_TIMEOUT", default=10.0)
+CATDOG_WEBHOOK_RETRY_BASE_SECONDS = env.float("CATDOG_WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+CATDOG_WEBHOOK_RETRY_MAX_DELAY = env.float("CATDOG_WEBHOOK_RETRY_MAX_DELAY", default=1800.0)
+CATDOG_WEBHOOK_RETRY_FOR_SECONDS = env.float("CATDOG_WEBHOOK_RETRY_FOR_SECONDS", default=24 * 60 * 60.0)
+# As CATDOG_FETCH_ALLOW_PRIVATE for datasets, but for the URLs any user registers: off unless every user is trusted.
+CATDOG_WEBHOOK_ALLOW_PRIVATE = env.bool("CATDOG_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 # --- Content-Security-Policy (django-csp): scripts only from the site's own files, never inline (no
 # template holds a <script> without src: tests/test_csp.py), nothing framed, photos from the site or its

@@ -8,7 +8,7 @@ of our own: requests-hardened was tried in its place and let through addresses t
 import ipaddress
 import socket
 import time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -43,12 +43,12 @@ def _destination(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress
     return ip
 
 
-def is_allowed_address(address: str) -> bool:
-    """Whether a download may connect to `address`: globally routable ones only, unless the setting allows
-    the rest (loopback, private networks, shared address space and link-local, where cloud metadata
-    services answer, documentation and reserved ranges). An IPv6 address that embeds an IPv4 one (6to4,
+def is_allowed_address(address: str, allow_setting: str = "CATDOG_FETCH_ALLOW_PRIVATE") -> bool:
+    """Whether a download may connect to `address`: globally routable ones only, unless the setting named
+    `allow_setting` allows the rest (loopback, private networks, shared address space and link-local, where cloud
+    metadata services answer, documentation and reserved ranges). An IPv6 address that embeds an IPv4 one (6to4,
     NAT64, IPv4-mapped or -compatible) is judged by the IPv4 address it reaches."""
-    if settings.CATDOG_FETCH_ALLOW_PRIVATE:
+    if getattr(settings, allow_setting):
         return True
     ip = _destination(ipaddress.ip_address(address))
     if ip.version == 6 and (ip not in _GLOBAL_UNICAST or ip in _DOCUMENTATION):
@@ -77,7 +77,7 @@ def fetch(url: str) -> bytes:
     raise FetchError(f"more than {settings.CATDOG_FETCH_MAX_REDIRECTS} redirects")
 
 
-class _PinnedAdapter(HTTPAdapter):
+class PinnedAdapter(HTTPAdapter):
     """Connects to the address that was checked rather than to whatever a second DNS lookup would give
     (DNS rebinding); TLS still verifies the certificate against the URL's host name."""
 
@@ -94,7 +94,10 @@ class _PinnedAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
-def _get(url: str, deadline: float) -> tuple[requests.Response, HTTPAdapter]:
+def allowed_addresses(url: str, allow_setting: str = "CATDOG_FETCH_ALLOW_PRIVATE") -> tuple[SplitResult, list[str]]:
+    """The parts of an http(s) URL and the addresses its host resolves to, all of them allowed (is_allowed_address);
+    FetchError, saying why, for another scheme, a host that cannot be found or any address refused. Connect to the
+    first through PinnedAdapter, so that a second lookup cannot lead elsewhere."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"{url} is not an http or https URL")
@@ -105,13 +108,18 @@ def _get(url: str, deadline: float) -> tuple[requests.Response, HTTPAdapter]:
         raise FetchError(f"the host {parts.hostname} cannot be found") from None
     addresses = [info[4][0] for info in infos]
     # Every address must pass: a name with one public and one private address could connect to either.
-    refused = [address for address in addresses if not is_allowed_address(address)]
+    refused = [address for address in addresses if not is_allowed_address(address, allow_setting)]
     if refused:
         raise FetchError(
             f"refused: {parts.hostname} is a private, loopback or reserved address ({refused[0]}); "
-            "CATDOG_FETCH_ALLOW_PRIVATE allows them"
+            f"{allow_setting} allows them"
         )
-    adapter = _PinnedAdapter(addresses[0], parts.hostname)
+    return parts, addresses
+
+
+def _get(url: str, deadline: float) -> tuple[requests.Response, HTTPAdapter]:
+    parts, addresses = allowed_addresses(url)
+    adapter = PinnedAdapter(addresses[0], parts.hostname)
     request = requests.Request(
         "GET",
         url,

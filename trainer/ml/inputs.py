@@ -1,5 +1,6 @@
-"""What a model is fed while it trains: for MobileNetV2, the frozen encoder's features of every photo, computed
-once (`features_for_head`); for the simple CNN, the photos decoded from disk a batch at a time (`PhotoStream`).
+"""What a model is fed while it trains: for MobileNetV2, the outputs of its frozen part for every photo,
+computed once (`frozen_outputs`); for the simple CNN, the photos decoded from disk a batch at a time
+(`PhotoStream`).
 
 Imports TensorFlow: the training worker only.
 """
@@ -15,25 +16,30 @@ from .data import Datasets, image_batches, load_images
 from .progress import CancelCheck, ProgressCallback, StepProgress, TrainingCancelled
 
 
-def features_for_head(
-    model,
+def frozen_outputs(
+    model: keras.Model,
+    frozen: keras.Model,
     datasets: Datasets,
     *,
     image_size: int,
     batch_size: int,
+    mirror: bool,
     copies: int,
     progress_callback: ProgressCallback | None,
     should_cancel: CancelCheck | None,
-):
-    """The head alone, with the frozen encoder's features of the training and test photos.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The outputs of `frozen`, the part of the model that does not learn, for the training and test photos:
+    x_train, y_train, x_test. `frozen` is the encoder when only the head learns (1,280 pooled features a
+    photo), the backbone's front when its tail learns too (model.split_backbone: 7x7x160 maps at 224x224).
 
-    On two CPU cores the encoder is nearly all the cost of an epoch; computing its features once,
-    augmented copies included, makes each epoch a fraction of a second. Only the features (1,280
-    numbers a photo) are kept; the photos are decoded from disk batch by batch.
+    On two CPU cores `frozen` is nearly all the cost of an epoch; computing its outputs once makes an epoch
+    of what learns a fraction of a second (the head) or a few seconds (tail and head). x_train holds the
+    photos' outputs, then, with `mirror`, their left-right mirror images' (from the same decoded batch),
+    then `copies` randomly augmented copies' (0 without augmentation; train.py with_defaults). The photos
+    are decoded from disk batch by batch.
     """
-    # `copies`: randomly augmented copies of each training photo (0 without augmentation; train.py with_defaults).
-    batches = -(-len(datasets.train_paths) // batch_size) * (1 + copies)
-    batches += -(-len(datasets.test_paths) // batch_size)
+    per_pass = -(-len(datasets.train_paths) // batch_size)
+    batches = per_pass * (1 + copies) + -(-len(datasets.test_paths) // batch_size)
     done = 0
 
     def after_batch() -> bool:
@@ -43,40 +49,51 @@ def features_for_head(
             progress_callback(StepProgress("features", done, batches))
         return should_cancel is not None and should_cancel()
 
-    def features_of(paths, augment):
+    def outputs_of(paths, augment, mirror=False):
         photos = image_batches(paths, image_size, batch_size)
-        return extract_features(model, photos, augment, after_batch)
+        return extract_outputs(model, frozen, photos, augment=augment, mirror=mirror, should_cancel=after_batch)
 
-    train_parts = [features_of(datasets.train_paths, False)]
+    train_parts = outputs_of(datasets.train_paths, False, mirror)
     for _ in range(copies):
-        train_parts.append(features_of(datasets.train_paths, True))
-    x_test = features_of(datasets.test_paths, False)
-    y_train = np.concatenate([datasets.y_train] * (1 + copies))
-    return model.get_layer("head"), np.concatenate(train_parts), y_train, x_test
+        train_parts += outputs_of(datasets.train_paths, True)
+    (x_test,) = outputs_of(datasets.test_paths, False)
+    y_train = np.concatenate([datasets.y_train] * len(train_parts))
+    return np.concatenate(train_parts), y_train, x_test
 
 
-def extract_features(
-    model: keras.Model, batches: Iterable[np.ndarray], augment: bool, should_cancel: CancelCheck | None = None
-) -> np.ndarray:
-    """The encoder's output for batches of uint8 photos, after the model's rescaling and, if `augment`,
-    augmentation; `should_cancel` is asked after every batch."""
-    rescaling, encoder = model.get_layer("rescaling"), model.get_layer("encoder")
+def extract_outputs(
+    model: keras.Model,
+    frozen: keras.Model,
+    batches: Iterable[np.ndarray],
+    *,
+    augment: bool = False,
+    mirror: bool = False,
+    should_cancel: CancelCheck | None = None,
+) -> list[np.ndarray]:
+    """`frozen`'s output for batches of uint8 photos after the model's rescaling and, if `augment`,
+    augmentation: [the photos'] or, with `mirror`, [the photos', their left-right mirror images'].
+    `should_cancel` is asked after every batch."""
+    rescaling = model.get_layer("rescaling")
     augmentation = model.get_layer("augmentation") if augment else None
 
     # One traced graph for every batch size: the last batch is usually smaller.
     @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.uint8)])
-    def features(pixels):
+    def outputs(pixels):
         x = rescaling(tf.cast(pixels, tf.float32))
         if augmentation is not None:
             x = augmentation(x, training=True)
-        return encoder(x, training=False)
+        if mirror:
+            x = tf.concat([x, tf.reverse(x, axis=[2])], axis=0)
+        return frozen(x, training=False)
 
-    parts = []
+    photos, mirrored = [], []
     for batch in batches:
-        parts.append(features(batch).numpy())
+        out = outputs(batch).numpy()
+        photos.append(out[: len(batch)])
+        mirrored.append(out[len(batch) :])
         if should_cancel is not None and should_cancel():
             raise TrainingCancelled
-    return np.concatenate(parts)
+    return [np.concatenate(photos), np.concatenate(mirrored)] if mirror else [np.concatenate(photos)]
 
 
 class PhotoStream(keras.utils.PyDataset):

@@ -14,6 +14,9 @@ from . import ARCHITECTURES, AUGMENTATIONS, MOBILENET_V2, SIMPLE_CNN
 from .weights import IMAGENET, WeightsUnavailable, check_weights, is_saved_model
 
 BACKBONE = "mobilenet_v2_imagenet"  # its name inside the encoder, which saved models keep
+# MobileNetV2's layers after this one (block_16 and Conv_1, on 7x7 maps) may be fine-tuned with the head;
+# those up to it stay frozen, so that their output is computed once per photo (trainer/ml/inputs.py).
+TUNED_AFTER = "block_15_add"
 
 
 def make_augmentation(level: str, seed: int, noise_stddev: float) -> keras.Sequential:
@@ -103,6 +106,28 @@ def make_mobilenet_v2_backbone(input_shape: tuple[int, int, int], weights: str |
         raise WeightsUnavailable(
             f"MobileNetV2 could not load its weights from {weights} (CATDOG_MOBILENET_WEIGHTS): {error}. {what_to_do}"
         ) from error
+
+
+def split_backbone(backbone: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """`backbone` (make_mobilenet_v2_backbone) as two models sharing its layers: the front, from its input to
+    TUNED_AFTER's 7x7 maps, and the tail, from those maps to the pooled features. Training the tail trains
+    the backbone. After TUNED_AFTER, MobileNetV2 is a chain: each layer reads the one before."""
+    cut = backbone.get_layer(TUNED_AFTER)
+    front = keras.Model(backbone.input, cut.output, name=f"{backbone.name}_front")
+    x = maps = keras.Input(cut.output.shape[1:], name="maps")
+    for layer in backbone.layers[backbone.layers.index(cut) + 1 :]:
+        x = layer(x)
+    return front, keras.Model(maps, x, name=f"{backbone.name}_tail")
+
+
+def set_tail_trainable(backbone: keras.Model, trainable: bool) -> None:
+    """Let the convolutions after TUNED_AFTER learn, or freeze the whole backbone again. Batch normalisation
+    stays frozen, so in inference mode: its statistics are ImageNet's, not those of a few hundred photos."""
+    backbone.trainable = False
+    if trainable:
+        cut = backbone.layers.index(backbone.get_layer(TUNED_AFTER))
+        for layer in backbone.layers[cut + 1 :]:
+            layer.trainable = not isinstance(layer, layers.BatchNormalization)
 
 
 def saved_backbone(path: str) -> keras.Model:

@@ -72,10 +72,18 @@ def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a @ b
 
 
-def mahalanobis(features: np.ndarray, means: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Each row's squared Mahalanobis distance to the nearest class mean."""
+def whitened(means: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The class means in whitened space, as `mahalanobis` compares each photo with them."""
+    return _product(means, matrix)
+
+
+def mahalanobis(
+    features: np.ndarray, means: np.ndarray, matrix: np.ndarray, centres: np.ndarray | None = None
+) -> np.ndarray:
+    """Each row's squared Mahalanobis distance to the nearest class mean; `centres`, `whitened(means, matrix)`,
+    when the caller keeps them."""
     z = _product(features.astype(np.float32), matrix)
-    centres = _product(means, matrix)
+    centres = whitened(means, matrix) if centres is None else centres
     squared = (z**2).sum(axis=1, keepdims=True) - 2 * _product(z, centres.T) + (centres**2).sum(axis=1)
     return np.maximum(squared.min(axis=1), 0.0)
 
@@ -87,12 +95,14 @@ def normalised(features: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def nearest_cosine(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Each row's cosine distance (1 - cosine similarity) to its nearest row of `reference` (unit rows)."""
+def nearest_cosine(features: np.ndarray, reference: np.ndarray, *, columns: bool = False) -> np.ndarray:
+    """Each row's cosine distance (1 - cosine similarity) to its nearest row of `reference` (unit rows); with
+    `columns`, `reference` holds them as its columns (d, m), which the product reads fastest when contiguous."""
     x = normalised(features)
+    by_column = reference if columns else reference.T
     best = np.empty(len(x), dtype=np.float32)
     for start in range(0, len(x), _CHUNK):
-        best[start : start + _CHUNK] = _product(x[start : start + _CHUNK], reference.T).max(axis=1)
+        best[start : start + _CHUNK] = _product(x[start : start + _CHUNK], by_column).max(axis=1)
     return 1.0 - best
 
 

@@ -18,8 +18,8 @@ from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_
 from .calibrate import Photos, calibrate
 from .data import Datasets, SkippedFile, class_weights, make_datasets, readable_images
 from .evaluate import TestAnswer, evaluate
-from .inputs import PhotoStream, features_for_head
-from .model import make_model, summary_text
+from .inputs import PhotoStream, frozen_outputs
+from .model import BACKBONE, make_model, set_tail_trainable, split_backbone, summary_text
 from .progress import CancelCheck, EpochProgress, ProgressCallback, StepProgress, TrainingCancelled
 from .weights import IMAGENET, check_weights
 
@@ -45,6 +45,14 @@ class TrainingConfig:
     # randomly augmented copies of them, each computed once (the frozen backbone's features of a
     # given image never change).
     augment_copies: int = 1
+    # mobilenet_v2: the head (and the tail) also learn from each training photo's left-right mirror image,
+    # whose maps are computed with the photo's.
+    mirror: bool | None = None
+    # mobilenet_v2: after the head's `epochs`, the backbone's last block and last convolution (the layers after
+    # model.TUNED_AFTER, batch normalisation aside) learn with the head for this many epochs, from the frozen
+    # front's maps computed once; 0: the head alone learns.
+    fine_tune_epochs: int | None = None
+    fine_tune_learning_rate: float | None = None
     dropout: float | None = None
     # mobilenet_v2: a saved model to take the backbone from, a Keras weights file, or "imagenet" to
     # download them (trainer/ml/weights.py); the task and the command pass CATDOG_MOBILENET_WEIGHTS.
@@ -82,6 +90,8 @@ def with_defaults(config: TrainingConfig) -> TrainingConfig:
         raise ValueError(f"Unknown augmentation {config.augmentation!r}; choose one of {AUGMENTATIONS}.")
     if config.architecture != MOBILENET_V2 or config.augmentation == "none":
         config.augment_copies = 0  # only the feature-caching path makes copies, and only of augmented photos
+    if config.architecture != MOBILENET_V2:
+        config.mirror, config.fine_tune_epochs, config.fine_tune_learning_rate = False, 0, None
     return config
 
 
@@ -200,8 +210,9 @@ def _recorded_params(config: TrainingConfig) -> dict:
         params["weights"] = Path(params["weights"]).name
     if config.test_dir is not None:
         params["test_split"] = None  # not used: the test photos came from test_dir
-    if config.architecture != MOBILENET_V2:
-        del params["weights"], params["augment_copies"]  # only the feature-caching path uses them
+    if config.architecture != MOBILENET_V2:  # only the feature-caching path uses them
+        for name in ("weights", "augment_copies", "mirror", "fine_tune_epochs", "fine_tune_learning_rate"):
+            del params[name]
     return params
 
 
@@ -213,61 +224,116 @@ def train(
     should_cancel: CancelCheck | None = None,
 ) -> tuple[dict, np.ndarray, np.ndarray | None]:
     """Fit `model` on the training photos; returns the per-epoch history, the test probabilities and, for
-    MobileNetV2, the frozen encoder's features of the training photos as they are (not augmented).
+    MobileNetV2, the trained model's pooled features of the training photos as they are (not augmented).
 
     The test photos give the per-epoch test curves, nothing more: no choice (epoch, weights) is made
     on them, so the final test accuracy stays an honest measure.
     """
-    reporter = EpochReporter(config.epochs, progress_callback, should_cancel)
-    weights = class_weights(datasets.y_train, len(datasets.class_names))
+    reporter = EpochReporter(config.epochs + config.fine_tune_epochs, progress_callback, should_cancel)
+    fitting = _Fitting(config, reporter, class_weights(datasets.y_train, len(datasets.class_names)))
     if config.architecture == MOBILENET_V2:
-        fit_model, x_train, y_train, x_test = features_for_head(
-            model,
-            datasets,
-            image_size=config.image_size,
-            batch_size=config.batch_size,
-            copies=config.augment_copies,
-            progress_callback=progress_callback,
-            should_cancel=should_cancel,
-        )
-        train_features = x_train[: len(datasets.train_paths)]  # the photos themselves come first
-        train_data = {"x": x_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
-        test_data, test_inputs = (x_test, datasets.y_test), {"x": x_test, "batch_size": config.batch_size}
-    else:
-        # Photos stream from disk, decoded a batch at a time, in a new seeded order every epoch.
-        fit_model, train_features = model, None  # its encoder learns: its features change with every epoch
-        size, batch_size = config.image_size, config.batch_size
-        train_data = {"x": PhotoStream(datasets.train_paths, datasets.y_train, size, batch_size, seed=config.seed)}
-        test_data = PhotoStream(datasets.test_paths, datasets.y_test, size, batch_size)
-        test_inputs = {"x": test_data}
+        return _train_mobilenet_v2(model, datasets, config, fitting, progress_callback, should_cancel)
+    # Photos stream from disk, decoded a batch at a time, in a new seeded order every epoch. The encoder
+    # learns: its features change with every epoch, so the calibration computes them from the saved model.
+    size, batch_size = config.image_size, config.batch_size
+    train_data = {"x": PhotoStream(datasets.train_paths, datasets.y_train, size, batch_size, seed=config.seed)}
+    test_data = PhotoStream(datasets.test_paths, datasets.y_test, size, batch_size)
+    history = fitting.fit(model, train_data, test_data, len(datasets.y_train), config.epochs, config.learning_rate)
+    return history, model.predict(test_data, verbose=0), None
 
-    # Cosine decay to zero: the weights settle by the last epoch. At a constant rate they were still
-    # moving, and the accuracy swung by several tenths of a point from one epoch to the next.
-    steps = config.epochs * -(-len(datasets.y_train) * (1 + config.augment_copies) // config.batch_size)
-    fit_model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+
+def _train_mobilenet_v2(model, datasets: Datasets, config: TrainingConfig, fitting: "_Fitting", progress, cancel):
+    """The head on the pooled features of the frozen backbone, computed once; with `fine_tune_epochs`, then the
+    backbone's tail with it, on the maps of the frozen front computed once (model.split_backbone)."""
+    encoder = model.get_layer("encoder")
+    backbone = encoder.get_layer(BACKBONE)
+    front, tail = split_backbone(backbone)
+    # Only what the training needs is kept: the maps (31 kB a photo at 224x224) only when the tail learns.
+    x_train, y_train, x_test = frozen_outputs(
+        model,
+        front if config.fine_tune_epochs else encoder,
+        datasets,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        mirror=config.mirror,
+        copies=config.augment_copies,
+        progress_callback=progress,
+        should_cancel=cancel,
     )
-    fit = fit_model.fit(
-        **train_data,
-        epochs=config.epochs,
-        validation_data=test_data,
-        class_weight=weights,
-        callbacks=[reporter],
-        verbose=0,
-    )
-    if reporter.cancelled:
-        raise TrainingCancelled
-    names = {"loss": "loss", "accuracy": "accuracy", "val_loss": "test_loss", "val_accuracy": "test_accuracy"}
-    history = {names[key]: [float(v) for v in values] for key, values in fit.history.items() if key in names}
-    return history, fit_model.predict(**test_inputs, verbose=0), train_features
+    head, photos = model.get_layer("head"), len(datasets.train_paths)  # the photos themselves come first
+    pooled_train, pooled_test = x_train, x_test
+    if config.fine_tune_epochs:
+        pooled_train, pooled_test = fitting.predict(tail, x_train), fitting.predict(tail, x_test)
+    train_data = {"x": pooled_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
+    test_data = (pooled_test, datasets.y_test)
+    history = fitting.fit(head, train_data, test_data, len(y_train), config.epochs, config.learning_rate)
+    if not config.fine_tune_epochs:
+        return history, fitting.predict(head, pooled_test), pooled_train[:photos]
+
+    tuned = keras.Sequential([tail, head], name="tail_and_head")
+    set_tail_trainable(backbone, True)
+    try:
+        fitting.reporter.first_epoch = config.epochs
+        train_data = {"x": x_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
+        more = fitting.fit(
+            tuned,
+            train_data,
+            (x_test, datasets.y_test),
+            len(y_train),
+            config.fine_tune_epochs,
+            config.fine_tune_learning_rate,
+        )
+    finally:
+        set_tail_trainable(backbone, False)  # the saved model is frozen again, as a weights source wants it
+    history = {key: values + more[key] for key, values in history.items()}
+    # The tail learned: the calibration needs its features of the photos, cheap from their maps.
+    return history, fitting.predict(tuned, x_test), fitting.predict(tail, x_train[:photos])
+
+
+@dataclass
+class _Fitting:
+    """How every stage of a training fits and predicts: Adam with cosine decay, class weights, progress and
+    cancelling through `reporter`."""
+
+    config: TrainingConfig
+    reporter: "EpochReporter"
+    class_weight: dict[int, float]
+
+    def fit(self, fit_model: keras.Model, train_data: dict, test_data, samples: int, epochs: int, learning_rate):
+        """Fit `fit_model` for `epochs`; the history by the names the version's page shows."""
+        # Cosine decay to zero: the weights settle by the last epoch. At a constant rate they were still
+        # moving, and the accuracy swung by several tenths of a point from one epoch to the next.
+        steps = epochs * -(-samples // self.config.batch_size)
+        fit_model.compile(
+            optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        fit = fit_model.fit(
+            **train_data,
+            epochs=epochs,
+            validation_data=test_data,
+            class_weight=self.class_weight,
+            callbacks=[self.reporter],
+            verbose=0,
+        )
+        if self.reporter.cancelled:
+            raise TrainingCancelled
+        names = {"loss": "loss", "accuracy": "accuracy", "val_loss": "test_loss", "val_accuracy": "test_accuracy"}
+        return {names[key]: [float(v) for v in values] for key, values in fit.history.items() if key in names}
+
+    def predict(self, predict_model: keras.Model, x: np.ndarray) -> np.ndarray:
+        outputs = predict_model.predict(x, batch_size=self.config.batch_size, callbacks=[self.reporter], verbose=0)
+        if self.reporter.cancelled:
+            raise TrainingCancelled
+        return outputs
 
 
 class EpochReporter(keras.callbacks.Callback):
     def __init__(self, epochs: int, progress_callback: ProgressCallback | None, should_cancel: CancelCheck | None):
         super().__init__()
         self.epochs = epochs
+        self.first_epoch = 0  # the epochs of the stages before this one (MobileNetV2's head, then its tail)
         self.progress_callback = progress_callback
         self.should_cancel = should_cancel
         self.cancelled = False
@@ -278,12 +344,17 @@ class EpochReporter(keras.callbacks.Callback):
             self.cancelled = True
             self.model.stop_training = True
 
+    def on_predict_batch_end(self, batch, logs=None):
+        if self.should_cancel is not None and self.should_cancel():
+            self.cancelled = True
+            self.model.stop_predicting = True
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.progress_callback is not None:
             self.progress_callback(
                 EpochProgress(
-                    epoch=epoch + 1,
+                    epoch=self.first_epoch + epoch + 1,
                     epochs=self.epochs,
                     loss=float(logs["loss"]),
                     accuracy=float(logs["accuracy"]),

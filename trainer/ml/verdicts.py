@@ -75,9 +75,17 @@ class Calibration:
         self.class_names = list(class_names)
         self.means = np.asarray(means, dtype=np.float32)
         self.whitening = np.asarray(whitening, dtype=np.float32)
-        # float16 on disk for size; float32 in memory, where the matrix product is several times faster.
-        self.reference = np.asarray(reference, dtype=np.float32)
+        # float16 on disk for size; float32 in memory, where the matrix product is several times faster. Kept
+        # as columns, contiguous: every verdict multiplies by the transpose, three times faster laid out so.
+        self._reference_columns = np.ascontiguousarray(np.asarray(reference, dtype=np.float32).T)
         self.thresholds = dict(thresholds)
+        # The class means whitened, which every verdict compares with, once rather than on every call.
+        self._centres = detect.whitened(self.means, self.whitening)
+
+    @property
+    def reference(self) -> np.ndarray:
+        """The reference photos' unit feature rows, (m, d)."""
+        return self._reference_columns.T
 
     def threshold(self, operating_point: str) -> Threshold:
         try:
@@ -92,8 +100,8 @@ class Calibration:
         if features.ndim != 2 or features.shape[1] != self.whitening.shape[0]:
             raise ValueError(f"Expected features of shape (n, {self.whitening.shape[0]}), got {features.shape}.")
         return (
-            detect.mahalanobis(features, self.means, self.whitening),
-            detect.nearest_cosine(features, self.reference),
+            detect.mahalanobis(features, self.means, self.whitening, self._centres),
+            detect.nearest_cosine(features, self._reference_columns, columns=True),
         )
 
     def verdicts(self, probabilities: np.ndarray, features: np.ndarray, operating_point: str) -> list[str]:

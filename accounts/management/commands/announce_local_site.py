@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-WORKERS = ("predictions", "training", "datasets", "maintenance")
+WORKERS = ("predictions", "training", "datasets", "maintenance", "webhooks")
 
 
 def web_answers(url: str) -> bool:

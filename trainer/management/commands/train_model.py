@@ -1,3 +1,4 @@
+import argparse
 import json
 import shlex
 import tempfile
@@ -42,6 +43,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--augment-copies", type=int, help="mobilenet_v2: randomly augmented copies of the photos to learn from."
         )
+        parser.add_argument(
+            "--mirror",
+            action=argparse.BooleanOptionalAction,
+            help="mobilenet_v2: also learn from each photo's left-right mirror image.",
+        )
+        parser.add_argument(
+            "--fine-tune-epochs",
+            type=int,
+            help="mobilenet_v2: epochs the backbone's last block learns with the head after it; 0: the head alone.",
+        )
+        parser.add_argument("--fine-tune-learning-rate", type=float)
         parser.add_argument(
             "--augmentation",
             choices=AUGMENTATIONS,
@@ -195,6 +207,9 @@ class Command(BaseCommand):
         words += ["--dropout", str(params["dropout"]), "--augmentation", params["augmentation"]]
         if result.architecture == MOBILENET_V2:
             words += ["--augment-copies", str(params["augment_copies"])]
+            words += ["--mirror" if params["mirror"] else "--no-mirror"]
+            words += ["--fine-tune-epochs", str(params["fine_tune_epochs"])]
+            words += ["--fine-tune-learning-rate", str(params["fine_tune_learning_rate"])]
         words += ["--name", name, "--output", str(options["output"])]
         if options["no_register"]:
             words.append("--no-register")
@@ -216,7 +231,11 @@ def _check_options(options) -> None:
             raise CommandError(f"--{option.replace('_', '-')} must be a positive number.")
     if options["image_size"] is not None and options["image_size"] < 32:
         raise CommandError("--image-size must be at least 32 pixels.")
-    if options["augment_copies"] is not None and options["augment_copies"] < 0:
-        raise CommandError("--augment-copies must not be negative.")
+    for option in ("augment_copies", "fine_tune_epochs"):
+        if options[option] is not None and options[option] < 0:
+            raise CommandError(f"--{option.replace('_', '-')} must not be negative.")
+    for option in ("learning_rate", "fine_tune_learning_rate"):
+        if options[option] is not None and options[option] <= 0:
+            raise CommandError(f"--{option.replace('_', '-')} must be a positive number.")
     if options["test_split"] is not None and not 0 < options["test_split"] < 1:
         raise CommandError("--test-split must be between 0 and 1.")

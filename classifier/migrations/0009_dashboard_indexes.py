@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('classifier', '0007_idempotency_keys'),
+        ('classifier', '0008_prediction_heatmap_grid'),
         ('trainer', '0009_model_export_downloads'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
