@@ -5,10 +5,11 @@
 
 It makes a scratch database of its own (a new PostgreSQL database beside the one named, dropped at the end; or
 a SQLite file in a temporary folder), migrates it, inserts `--rows` synthetic predictions spread over the last
-30 days (bulk_create in chunks: two model versions, the second less sure of itself, a few failures with five
-reasons, answers of each kind), then times the dashboard page, signed in as a superuser through Django's test
-client (median of `--requests` after one warm-up), first without the indexes migration 0009 adds (the schema
-of the code before the dashboard: migrated back to 0008), then with them; and each of the page's queries apart.
+30 days, oldest first as a service writes them (bulk_create in chunks: two model versions, the second less
+sure of itself, a few failures with five reasons, answers of each kind), then times the dashboard page, signed
+in as a superuser through Django's test client (median of `--requests` after one warm-up), first without the
+indexes migration 0009 adds (the schema of the code before the dashboard: migrated back to 0008), then with
+them; and each of the page's queries apart.
 The broker's fragment is not part of the page (it is fetched after it, with its own one-second timeout).
 """
 
@@ -74,10 +75,12 @@ def _fill(rows: int) -> None:
     rng = random.Random(14)
     started = time.monotonic()
     try:
+        # Oldest first, as a running service writes them: rows of one day lie together in the table.
+        ages = sorted((rng.uniform(0, 30 * 86400) for _ in range(rows)), reverse=True)
         for start in range(0, rows, CHUNK):
             batch = []
-            for _ in range(min(CHUNK, rows - start)):
-                at = now - timedelta(seconds=rng.uniform(0, 30 * 86400))
+            for age in ages[start : start + CHUNK]:
+                at = now - timedelta(seconds=age)
                 version = first if at < now - timedelta(days=10) else second
                 draw = rng.random()
                 fields = {"status": "done", "model_version": version}
