@@ -70,3 +70,22 @@ class ApiKeyForm(forms.Form):
         if expires_on is None:
             return None
         return datetime.datetime.combine(expires_on, datetime.time.min, tzinfo=datetime.UTC)
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting an account asks for its password: a session left open on a shared computer is not enough."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["password"].error_messages["required"] = "Enter your password to delete your account."
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password: nothing was deleted.", code="password_incorrect")
+        return password

@@ -11,6 +11,7 @@ urlpatterns = [
     path("settings/", views.account_settings, name="account_settings"),
     path("keys/", views.api_keys, name="api_keys"),
     path("keys/<int:pk>/revoke/", views.revoke_api_key, name="revoke_api_key"),
+    path("delete/", views.delete_account, name="delete_account"),
     path("login/", limit_log_ins(auth_views.LoginView.as_view()), name="login"),
     path("logout/", views.LogOutView.as_view(), name="logout"),
     path(

@@ -1,14 +1,20 @@
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .actions import do_create_api_key, do_revoke_api_key, do_set_corrections_consent
-from .forms import ApiKeyForm, CorrectionsConsentForm, SignUpForm
+from .actions import (
+    AccountDeletionRefused,
+    do_create_api_key,
+    do_delete_account,
+    do_revoke_api_key,
+    do_set_corrections_consent,
+)
+from .forms import ApiKeyForm, CorrectionsConsentForm, DeleteAccountForm, SignUpForm
 from .models import ApiKey, Profile
-from .ratelimits import rate_limit
+from .ratelimits import check_log_in, count_failed_log_in, rate_limit, too_many_requests
 
 
 @login_not_required
@@ -79,3 +85,25 @@ def revoke_api_key(request, pk: int):
     if do_revoke_api_key(api_key):
         messages.success(request, f"Revoked: the key “{api_key.name}” no longer works.")
     return redirect("api_keys")
+
+
+def delete_account(request):
+    """Delete one's own account and everything in it, once its password is given. A wrong password counts as a
+    failed log-in for the account (the log-in limits apply), so an open session cannot be used to guess it."""
+    if request.method == "GET":
+        return render(request, "accounts/delete.html", {"form": DeleteAccountForm(request.user)})
+    form = DeleteAccountForm(request.user, request.POST)
+    username = request.user.get_username()
+    wait = check_log_in(request, username)
+    if wait:
+        return too_many_requests(request, wait)
+    if not form.is_valid():
+        count_failed_log_in(request, username)
+        return render(request, "accounts/delete.html", {"form": form}, status=400)
+    try:
+        do_delete_account(request.user)
+    except AccountDeletionRefused as error:
+        return render(request, "accounts/delete.html", {"form": form, "refused": str(error)}, status=400)
+    logout(request)
+    messages.success(request, f"The account {username} and everything in it were deleted.")
+    return redirect("login")

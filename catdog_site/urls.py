@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from accounts.ratelimits import limit_log_ins
+from classifier.metrics import metrics
 
 admin.site.site_header = "catdog administration"
 admin.site.site_title = "catdog admin"
@@ -22,6 +23,7 @@ urlpatterns = [
     path("admin/login/", limit_log_ins(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon),
+    path("metrics", metrics, name="metrics"),
     path("accounts/webhooks/", include("webhooks.urls")),
     path("accounts/", include("accounts.urls")),
     # Before classifier's, which answers any other path under /api/ with a 404.

@@ -18,6 +18,7 @@ from trainer.models import Dataset
 
 from .answers import none_of
 from .heatmaps import stored_grid
+from .metrics import count_uploads
 from .models import CLAIM_LEASE, IDEMPOTENCY_KEY_LIFETIME, STALE_AFTER, Feedback, IdempotencyKey, Prediction, Review
 from .signals import prediction_ended
 from .validation import CheckedImage
@@ -70,6 +71,8 @@ def do_create_predictions(user, checked_images: list[CheckedImage]) -> list[Pred
         # The rows were rolled back: leave no orphaned files.
         delete_files(name for prediction in created for name in (prediction.image.name, prediction.thumbnail.name))
         raise
+    uploaded = len(created)
+    transaction.on_commit(lambda: count_uploads(uploaded))  # counted once stored for good
     return created
 
 
@@ -120,6 +123,14 @@ def do_delete_prediction(prediction: Prediction) -> None:
     """Delete the row; its photo, thumbnail and heatmap go once the deletion commits (django-cleanup), as they do
     on every other path: a deleted owner, the admin's delete and bulk delete."""
     prediction.delete()
+
+
+def do_delete_predictions(owner, prediction_ids: list[int]) -> int:
+    """Delete those of `prediction_ids` that are `owner`'s (another's id is ignored, as a missing one), the
+    same way as do_delete_prediction: their files go once the deletion commits. How many were deleted."""
+    with transaction.atomic():
+        _, deleted = Prediction.objects.filter(owner=owner, pk__in=prediction_ids).delete()
+    return deleted.get(Prediction._meta.label, 0)
 
 
 # --- Idempotency-Key: a retried upload gets the first answer, not a second prediction -----------------------------

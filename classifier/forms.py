@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 
 from trainer.models import Dataset
 
+from .models import Prediction
 from .validation import CheckedImage, check_image_upload
 
 
@@ -93,3 +94,66 @@ class DeriveVersionForm(forms.Form):
         if name and Dataset.objects.filter(name=name).exists():
             raise ValidationError(f"A dataset is already named “{name}”: choose another name, or leave it empty.")
         return name
+
+
+# How the history may be ordered (`sort`): the first is the default, left out of its links.
+HISTORY_SORTS = {"newest": "Newest first", "oldest": "Oldest first", "confidence": "Most confident first"}
+
+
+class HistoryFilterForm(forms.Form):
+    """The history's status, date range and order, from its URL (the page, its CSV export, its poll).
+    Dates are whole days in the site's time zone, both included."""
+
+    status = forms.ChoiceField(choices=[("", "Any status"), *Prediction.Status.choices], required=False)
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="From")
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="To")
+    sort = forms.ChoiceField(choices=list(HISTORY_SORTS.items()), required=False)
+
+    def __init__(self, data, **kwargs):
+        super().__init__(data, **kwargs)
+        for name in ("since", "until"):
+            self.fields[name].error_messages["invalid"] = f"“{self.fields[name].label}” must be a date: YYYY-MM-DD."
+        self.fields["status"].error_messages["invalid_choice"] = "Status must be pending, done or failed."
+        self.fields["sort"].error_messages["invalid_choice"] = "Sort by newest, oldest or confidence."
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            raise ValidationError("“From” must not be after “To”.", code="reversed_dates")
+        return cleaned
+
+    def query(self) -> dict[str, str]:
+        """The valid, non-default values, as they go into links (the page's, the next page's, the export's)."""
+        if not self.is_valid():
+            return {}
+        cleaned = self.cleaned_data
+        values = {name: str(cleaned[name]) for name in ("status", "since", "until") if cleaned[name]}
+        if cleaned["sort"] not in ("", "newest"):
+            values["sort"] = cleaned["sort"]
+        return values
+
+
+# At most this many photos in one bulk deletion: a history page holds 24.
+BULK_DELETE_MAX = 100
+
+
+class IdListField(forms.Field):
+    """Prediction ids, each a positive whole number, at most BULK_DELETE_MAX of them."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        values = [str(item).strip() for item in value or [] if str(item).strip()]
+        if not all(item.isdigit() and int(item) > 0 for item in values):
+            raise ValidationError("A selected photo is not one of yours: reload the page and select again.")
+        if len(values) > BULK_DELETE_MAX:
+            raise ValidationError(f"Delete at most {BULK_DELETE_MAX} photos at once.")
+        return sorted({int(item) for item in values})
+
+
+class BulkDeleteForm(forms.Form):
+    """The photos chosen on a history page to delete (`ids`); `confirmed` once their owner has seen the list."""
+
+    ids = IdListField(error_messages={"required": "Select the photos to delete."})
+    confirmed = forms.BooleanField(required=False)

@@ -128,6 +128,10 @@ class Prediction(models.Model):
             models.Index(fields=["owner", "-created_at"], name="classifier_owner_recent"),
             # The sweep's question, every half minute: which pending predictions are unsent or sent long ago?
             models.Index(fields=["queued_at"], condition=models.Q(status="pending"), name="classifier_pending_queued"),
+            # The admin's dashboard (classifier/dashboard.py): answers and failures over a time range, and each
+            # version's answers over its first and its last week.
+            models.Index(fields=["status", "created_at"], name="classifier_status_created"),
+            models.Index(fields=["model_version", "created_at"], name="classifier_version_created"),
         ]
 
     def __str__(self):

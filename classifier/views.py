@@ -1,14 +1,17 @@
 import hashlib
 import json
+from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.db.models import F
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,12 +26,14 @@ from .actions import (
     FeedbackError,
     do_create_predictions,
     do_delete_prediction,
+    do_delete_predictions,
     do_give_feedback,
     do_retry_prediction,
 )
 from .answers import VERDICT_CHOICE_NAMES
-from .forms import UploadForm
+from .forms import HISTORY_SORTS, BulkDeleteForm, HistoryFilterForm, UploadForm
 from .heatmaps import render_grayscale, render_overlay, render_overlay_of_file
+from .history_csv import history_csv
 from .models import FEEDBACK_FILTERS, Prediction, verdict_choices
 
 HISTORY_PAGE_SIZE = 24
@@ -69,13 +74,9 @@ def _render_upload(request, form, status=200):
 def history(request):
     choices = verdict_choices(request.user)
     filters, unknown_verdict = _history_filters(request, choices)
-    predictions = Prediction.objects.filter(owner=request.user).select_related("model_version", "feedback")
-    if "label" in filters:
-        predictions = predictions.filter(label=filters["label"])
-    if "verdict" in filters:
-        predictions = predictions.with_verdict(filters["verdict"])
-    if "feedback" in filters:
-        predictions = predictions.with_feedback(filters["feedback"])
+    list_form = HistoryFilterForm(request.GET)
+    filters |= list_form.query()
+    predictions = _history_predictions(request.user, filters).select_related("model_version", "feedback")
     paginator = Paginator(predictions, HISTORY_PAGE_SIZE)
     number = request.GET.get("page", "1")
     if not number.isdigit() or int(number) < 1:
@@ -89,11 +90,63 @@ def history(request):
         "page": page,
         "poll_url": poll_url,
         "filter_query": urlencode(filters),
+        "export_url": _with_query(reverse("classifier:history-export"), filters),
         "return_to": request.get_full_path(),
         "unknown_verdict": unknown_verdict,
+        "list_form": list_form,
+        "narrowed": any(name != "sort" for name in filters),
+        "list_errors": _errors_of(list_form),
+        "sort_name": HISTORY_SORTS[filters.get("sort", "newest")],
         **_filter_context(request.user, filters, choices),
     }
-    return render(request, "classifier/history.html", context)
+    # A filter that makes no sense is refused (400) with its reason; the list shows the photos without it.
+    return render(request, "classifier/history.html", context, status=400 if context["list_errors"] else 200)
+
+
+@require_GET
+def history_export(request):
+    """The history as CSV, with the page's filters and order: streamed, so any length fits in little memory."""
+    filters = _history_filters(request, verdict_choices(request.user))[0]
+    list_form = HistoryFilterForm(request.GET)
+    if not list_form.is_valid():
+        return HttpResponseBadRequest("\n".join(_errors_of(list_form)), content_type="text/plain; charset=utf-8")
+    predictions = _history_predictions(request.user, filters | list_form.query())
+    response = StreamingHttpResponse(history_csv(predictions), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    response["Content-Disposition"] = f'attachment; filename="catdog-history-{stamp}.csv"'
+    return response
+
+
+def _errors_of(form) -> list[str]:
+    return [message for messages_ in form.errors.values() for message in messages_] if not form.is_valid() else []
+
+
+def _history_predictions(user, filters: dict[str, str]):
+    """`user`'s predictions that pass the history's `filters` (checked already), in the order asked for."""
+    predictions = Prediction.objects.filter(owner=user)
+    if "label" in filters:
+        predictions = predictions.filter(label=filters["label"])
+    if "verdict" in filters:
+        predictions = predictions.with_verdict(filters["verdict"])
+    if "feedback" in filters:
+        predictions = predictions.with_feedback(filters["feedback"])
+    if "status" in filters:
+        predictions = predictions.filter(status=filters["status"])
+    if "since" in filters:
+        predictions = predictions.filter(created_at__gte=_start_of(date.fromisoformat(filters["since"])))
+    if "until" in filters:
+        predictions = predictions.filter(created_at__lt=_start_of(date.fromisoformat(filters["until"]) + timedelta(1)))
+    sort = filters.get("sort", "newest")
+    if sort == "oldest":
+        return predictions.order_by("created_at", "id")
+    if sort == "confidence":
+        return predictions.order_by(F("confidence").desc(nulls_last=True), "-created_at", "-id")
+    return predictions
+
+
+def _start_of(day: date) -> datetime:
+    """Midnight at the start of `day` in the site's time zone (a comparison the created_at index serves)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _with_query(url: str, query: dict) -> str:
@@ -314,7 +367,7 @@ def _back_to(request, prediction: Prediction) -> str:
     """The history page the form was on (`next`: a path under the history's, so never another site), at the
     photo's card; else the photo's page."""
     back = request.POST.get("next", "")
-    if back.startswith(reverse("classifier:history")) and back.isprintable():  # no line breaks into the header
+    if _is_history_page(back):
         return f"{back.split('#')[0]}#prediction-{prediction.pk}"
     return reverse("classifier:detail", args=[prediction.pk])
 
@@ -325,6 +378,32 @@ def delete(request, pk: int):
     do_delete_prediction(prediction)
     messages.success(request, f"Deleted {prediction.original_name}.")
     return redirect("classifier:history")
+
+
+@require_POST
+def bulk_delete(request):
+    """Delete the photos selected on a history page: first a page listing them (nothing deleted), then, once
+    confirmed there, the photos and their files. Only the person's own: another's id counts as missing."""
+    form = BulkDeleteForm(request.POST)
+    back = request.POST.get("next", "")
+    back = back if _is_history_page(back) else reverse("classifier:history")
+    if not form.is_valid():
+        context = {"errors": _errors_of(form), "back": back}
+        return render(request, "classifier/bulk_delete.html", context, status=400)
+    chosen = Prediction.objects.filter(owner=request.user, pk__in=form.cleaned_data["ids"])
+    if not form.cleaned_data["confirmed"]:
+        if not chosen.exists():
+            context = {"errors": ["None of the selected photos exists any more."], "back": back}
+            return render(request, "classifier/bulk_delete.html", context, status=404)
+        return render(request, "classifier/bulk_delete.html", {"chosen": chosen, "back": back})
+    deleted = do_delete_predictions(request.user, form.cleaned_data["ids"])
+    messages.success(request, f"Deleted {deleted} photo{'s' if deleted != 1 else ''}.")
+    return redirect(back)
+
+
+def _is_history_page(url: str) -> bool:
+    """A path under the history's, so never another site, and no line breaks into a header."""
+    return url.startswith(reverse("classifier:history")) and url.isprintable()
 
 
 def _serve_file(field, request, *, content_type: str, download_name: str):

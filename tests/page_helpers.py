@@ -64,3 +64,13 @@ class _Elements(HTMLParser):
 def _page(response) -> tuple[str, _Elements]:
     html = response.content.decode()
     return html, _Elements(html)
+
+
+# The history's filters that make no sense, each with the reason the page and the export give (a 400).
+BAD_LIST_FILTERS = [
+    ({"since": "2026-02-30"}, "“From” must be a date: YYYY-MM-DD."),
+    ({"until": "soon"}, "“To” must be a date: YYYY-MM-DD."),
+    ({"since": "2026-05-02", "until": "2026-05-01"}, "“From” must not be after “To”."),
+    ({"status": "DONE"}, "Status must be pending, done or failed."),
+    ({"sort": "random"}, "Sort by newest, oldest or confidence."),
+]

@@ -19,6 +19,7 @@ import requests
 
 from catdog_site.settings import base as base_settings
 
+from .dataset_helpers import media_files
 from .worker import stop
 
 
@@ -123,3 +124,11 @@ def s3_storage(settings, s3_server) -> S3Server:
     s3_server.empty()
     settings.STORAGES = s3_server.storages()
     return s3_server
+
+
+@pytest.fixture(params=["local", "s3"])
+def stored(request, settings):
+    """A function that lists every stored file's name, in the storage this run of the test uses."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3_storage").keys
+    return lambda: media_files(settings)

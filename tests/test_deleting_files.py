@@ -12,19 +12,11 @@ from classifier.models import Prediction
 from trainer.actions import do_recheck_dataset, do_register_model_version
 from trainer.models import Dataset, ModelVersion
 
-from .dataset_helpers import class_folders, media_files, photo, write_tree, zip_bytes
+from .dataset_helpers import class_folders, photo, write_tree, zip_bytes
 from .heatmap_helpers import as_answered_before_grids
 
 pytest_plugins = ["tests.s3", "tests.dataset_fixtures", "tests.heatmap_fixtures"]
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(params=["local", "s3"])
-def stored(request, settings):
-    """A function that lists every stored file's name, in the storage this run of the test uses."""
-    if request.param == "s3":
-        return request.getfixturevalue("s3_storage").keys
-    return lambda: media_files(settings)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 WIDTH, HEIGHT = 440, 220
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28  # room for the axis labels
+# Where a chart's plot area lies, for its template's axes.
+_FRAME = {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "bottom": HEIGHT - BOTTOM}
 
 
 @dataclass
@@ -62,12 +64,7 @@ def line_chart(series: dict[str, list[float]], *, y_min: float | None = None, y_
     step = max(1, round(epochs / 6))
     x_ticks = [{"x": round(x(e), 1), "label": e} for e in range(1, epochs + 1, step)]
     return {
-        "width": WIDTH,
-        "height": HEIGHT,
-        "left": LEFT,
-        "right": WIDTH - RIGHT,
-        "top": TOP,
-        "bottom": HEIGHT - BOTTOM,
+        **_FRAME,
         "lines": lines,
         "y_ticks": y_ticks,
         "x_ticks": x_ticks,
@@ -86,3 +83,38 @@ def confusion_rows(matrix: list[list[int]], class_names: list[str]) -> list[dict
         ]
         rows.append({"name": name, "total": sum(counts), "cells": cells})
     return rows
+
+
+def bar_chart(bars: list[tuple[str, float]], *, label_every: int = 1) -> dict:
+    """Bars of `(label, value)` from a zero baseline, in order, with a round value axis; every `label_every`th
+    bar's label is written under it. Empty when there is nothing to draw."""
+    if not bars:
+        return {}
+    high = max(max(value for _, value in bars), 1)
+    ticks, decimals = round_ticks(0, high, most=5)
+    top_value = ticks[-1]
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / len(bars)
+    drawn = []
+    for i, (label, value) in enumerate(bars):
+        height = plot_h * value / top_value
+        drawn.append(
+            {
+                "x": round(LEFT + i * slot + slot * 0.1, 1),
+                "y": round(TOP + plot_h - height, 1),
+                "width": round(slot * 0.8, 1),
+                "height": round(height, 1),
+                "label": label,
+                "value": value,
+                "tick": i % label_every == 0,
+                "tick_x": round(LEFT + i * slot + slot / 2, 1),
+            }
+        )
+    y_ticks = [
+        {"y": round(TOP + plot_h * (1 - value / top_value), 1), "label": f"{value:.{decimals}f}"} for value in ticks
+    ]
+    return {
+        **_FRAME,
+        "bars": drawn,
+        "y_ticks": y_ticks,
+    }

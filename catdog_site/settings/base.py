@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Times every request for /metrics (classifier/metrics.py): first, so that it times all the others.
+    "classifier.metrics.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,6 +201,8 @@ CATDOG_MOBILENET_WEIGHTS = env("CATDOG_MOBILENET_WEIGHTS", default="") or str(CA
 # Trainings started from the admin (trainer/tasks.py). The worker writes a heartbeat this often; a
 # running training whose heartbeat is older than the timeout is failed (its worker died). A training
 # is stopped after the time limit.
+# Prometheus metrics at /metrics (classifier/metrics.py): off (404) while empty; a scrape sends it as a bearer token.
+CATDOG_METRICS_TOKEN = env.str("CATDOG_METRICS_TOKEN", default="")
 CATDOG_TRAINING_HEARTBEAT_SECONDS = env.float("CATDOG_TRAINING_HEARTBEAT_SECONDS", default=3.0)
 CATDOG_TRAINING_STALE_SECONDS = env.int("CATDOG_TRAINING_STALE_SECONDS", default=120)
 CATDOG_TRAINING_TIME_LIMIT = env.int("CATDOG_TRAINING_TIME_LIMIT", default=6 * 60 * 60)

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from ..answers import VERDICT_CHOICE_NAMES
 from ..models import Feedback, Prediction
 from ..views import serve_image, serve_thumbnail
+from .dashboard import dashboard_urls
 
 
 class VerdictFilter(admin.SimpleListFilter):
@@ -47,6 +48,7 @@ class PredictionAdmin(admin.ModelAdmin):
     search_fields = ["original_name", "owner__username"]
     date_hierarchy = "created_at"
     list_select_related = ["owner", "model_version"]
+    change_list_template = "admin/classifier/prediction/change_list.html"  # links to the dashboard
     fields = [
         "photo", "original_name", "owner", "status", "answer_shown", "label", "confidence_shown", "probabilities_shown",
         "model_version", "error", "image_format", "width", "height", "size_bytes", "inference_ms", "attempts",
@@ -91,7 +93,8 @@ class PredictionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         views = [("image", serve_image), ("thumbnail", serve_thumbnail)]
-        return file_urls(self, "classifier_prediction", views, self.has_view_permission) + super().get_urls()
+        files = file_urls(self, "classifier_prediction", views, self.has_view_permission)
+        return files + dashboard_urls(self) + super().get_urls()
 
 
 def file_urls(model_admin, prefix: str, views, may_see, shown=None) -> list:
