@@ -8,10 +8,11 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from classifier.actions import do_fail_prediction, do_finish_prediction
-from webhooks.actions import do_create_webhook, do_record_attempt
+from webhooks.actions import do_create_webhook, do_record_attempt, do_resend_stalled_deliveries
 from webhooks.models import Delivery, Webhook
 
 from .conftest import answer
@@ -332,3 +333,42 @@ def test_deleting_a_webhook_stops_its_deliveries(
     assert api.delete(f"/api/webhooks/{webhook.pk}/").status_code == 204
     _finish(make_prediction(), django_capture_on_commit_callbacks)
     assert not Delivery.objects.exists()
+
+
+# --- The sweep: a delivery whose message was lost ---------------------------------------------------------------
+
+
+def _stalled(webhook, *, age: timedelta, **fields) -> Delivery:
+    delivery = Delivery.objects.create(webhook=webhook, event=Delivery.Event.DONE, prediction_id=3, body='{"b":2}')
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - age, **fields)
+    return delivery
+
+
+def test_the_sweep_sends_again_a_delivery_whose_message_was_lost(user, loopback_allowed):
+    with running_receiver() as receiver:
+        webhook = do_create_webhook(user, receiver.url)
+        never_sent = _stalled(webhook, age=timedelta(minutes=30))  # the broker was down when it was queued
+        due_long_ago = _stalled(
+            webhook, age=timedelta(hours=2), attempts=1, next_attempt_at=timezone.now() - timedelta(minutes=20)
+        )
+        on_its_way = _stalled(webhook, age=timedelta(minutes=2))  # its message may still be in the queue
+        waiting = _stalled(webhook, age=timedelta(hours=1), attempts=2, next_attempt_at=timezone.now())
+        assert do_resend_stalled_deliveries(timezone.now()) == 2
+        received = receiver.wait_for(2)
+    assert sorted(int(r.headers["Catdog-Delivery"]) for r in received) == [never_sent.pk, due_long_ago.pk]
+    statuses = dict(Delivery.objects.values_list("pk", "status"))
+    assert statuses[never_sent.pk] == statuses[due_long_ago.pk] == "delivered"
+    assert statuses[on_its_way.pk] == statuses[waiting.pk] == "pending"
+
+
+def test_the_sweep_fails_a_lost_delivery_past_the_retry_window(user, settings, loopback_allowed):
+    settings.CATDOG_WEBHOOK_RETRY_FOR_SECONDS = 3600
+    webhook = do_create_webhook(user, "http://127.0.0.1:9/hook")
+    too_old = _stalled(webhook, age=timedelta(hours=2))
+    tried = _stalled(webhook, age=timedelta(hours=2), attempts=3, error="answered HTTP 503",
+                     next_attempt_at=timezone.now() - timedelta(hours=1))  # fmt: skip
+    assert do_resend_stalled_deliveries(timezone.now()) == 0
+    too_old.refresh_from_db()
+    tried.refresh_from_db()
+    assert (too_old.status, too_old.error) == ("failed", "It could not be sent within the retry window.")
+    assert (tried.status, tried.error) == ("failed", "answered HTTP 503")  # the last attempt's reason stays

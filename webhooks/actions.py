@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from kombu.exceptions import OperationalError
 
 from classifier.models import Prediction
@@ -21,6 +22,11 @@ logger = logging.getLogger(__name__)
 # Sent by name, as classifier's actions send theirs: tasks import actions, never the reverse.
 DELIVER_WEBHOOK = "webhooks.tasks.deliver_webhook"
 EVENTS = {Prediction.Status.DONE: Delivery.Event.DONE, Prediction.Status.FAILED: Delivery.Event.FAILED}
+# A pending delivery whose attempt was due this long ago has lost its message (the broker was down when it was
+# sent, or a worker was lost mid-attempt): the sweep sends it again. Far longer than deliveries wait in their queue.
+STALLED_AFTER = timedelta(minutes=10)
+# Deliveries the sweep sends again at a time; the next sweep takes the rest.
+RESEND_BATCH = 500
 
 
 class WebhookRefused(ValueError):
@@ -152,3 +158,25 @@ def do_record_attempt(delivery: Delivery, response_code: int | None, error: str,
         if updated and status == Delivery.Status.PENDING:
             transaction.on_commit(lambda: _enqueue(delivery.pk, countdown=delay))
     return status
+
+
+def do_resend_stalled_deliveries(now) -> int:
+    """Every pending delivery whose attempt was due more than STALLED_AFTER ago is sent again, as the same delivery
+    (a receiver tells a repeat by its Catdog-Delivery header); one older than CATDOG_WEBHOOK_RETRY_FOR_SECONDS fails
+    instead, as its retries would have. Run by beat (webhooks.tasks.resend_stalled_deliveries); returns how many
+    were sent again."""
+    due_before = now - STALLED_AFTER
+    stalled = Delivery.objects.filter(status=Delivery.Status.PENDING).filter(
+        Q(next_attempt_at__lt=due_before) | Q(next_attempt_at__isnull=True, created_at__lt=due_before)
+    )
+    expired = stalled.filter(created_at__lt=now - timedelta(seconds=settings.CATDOG_WEBHOOK_RETRY_FOR_SECONDS))
+    expired.filter(error="").update(error="It could not be sent within the retry window.")
+    expired.update(status=Delivery.Status.FAILED, next_attempt_at=None)
+    ids = list(stalled.order_by("pk").values_list("pk", flat=True)[:RESEND_BATCH])
+    # Due again from now: the next sweep leaves them alone unless this message is lost too.
+    Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING).update(next_attempt_at=now)
+    for delivery_id in ids:
+        _enqueue(delivery_id)
+    if ids:
+        logger.warning("Sent %s stalled webhook deliveries again", len(ids))
+    return len(ids)

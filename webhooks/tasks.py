@@ -2,12 +2,12 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import sending
-from .actions import do_record_attempt, headers
+from .actions import do_record_attempt, do_resend_stalled_deliveries, headers
 from .models import Delivery
 
 
 # Acknowledged on receipt: a worker lost mid-POST may have delivered it, and the next attempt is do_record_attempt's
-# to schedule. A message lost so leaves the delivery pending in its owner's log, with "send again" beside it.
+# to schedule. A message lost so is sent again by resend_stalled_deliveries below.
 @shared_task
 def deliver_webhook(delivery_id: int) -> None:
     """One attempt at a delivery (README "Webhooks"): POST its signed body; the action records the answer and
@@ -21,3 +21,9 @@ def deliver_webhook(delivery_id: int) -> None:
     except sending.SendError as failure:
         code, error = None, str(failure)
     do_record_attempt(delivery, code, error, now)
+
+
+@shared_task
+def resend_stalled_deliveries() -> int:
+    """Run by beat every CATDOG_SWEEP_SECONDS: no delivery stays pending after its message was lost."""
+    return do_resend_stalled_deliveries(timezone.now())

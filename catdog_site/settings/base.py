@@ -243,6 +243,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": CATDOG_IDEMPOTENCY_SWEEP_SECONDS,
         "options": {"expires": CATDOG_IDEMPOTENCY_SWEEP_SECONDS},
     },
+    # Webhook deliveries whose message was lost (webhooks.actions.STALLED_AFTER): sent again, or failed once too old.
+    "resend-webhook-deliveries": {
+        "task": "webhooks.tasks.resend_stalled_deliveries",
+        "schedule": CATDOG_SWEEP_SECONDS,
+        "options": {"expires": CATDOG_SWEEP_SECONDS},
+    },
     # Trainings whose worker stopped beating, dataset checks that no worker is on any more: failed, with why.
     "sweep-stuck-work": {
         "task": "trainer.tasks.sweep_stuck_work",
@@ -271,6 +277,7 @@ CELERY_TASK_ROUTES = {
     "trainer.tasks.sweep_*": {"queue": "maintenance"},  # its own queue: a backlog of work cannot starve it
     "trainer.tasks.*": {"queue": "training"},
     # Deliveries wait on other people's servers (up to CATDOG_WEBHOOK_TIMEOUT each): never in front of a photo.
+    "webhooks.tasks.resend_stalled_deliveries": {"queue": "maintenance"},
     "webhooks.tasks.*": {"queue": "webhooks"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
