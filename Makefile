@@ -23,7 +23,7 @@ setup-worker: $(VENV)/.installed-worker
 setup-dev: $(VENV)/.installed-dev
 $(VENV)/.installed-dev: requirements/worker.txt
 
-# supervisord in the foreground (supervisord.conf): the broker, web, four workers and beat; Ctrl-C stops them.
+# supervisord in the foreground (supervisord.conf): the broker, web, five workers and beat; Ctrl-C stops them.
 # `exec` leaves supervisord alone in the foreground, so that Ctrl-C ends it quietly, make included.
 run: setup-dev
 	@$(PY) -m catdog_site.localbroker --check
