@@ -20,6 +20,8 @@ from .worker import running_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
+SLOW_TASKS = Path(__file__).resolve().parent / "slow_tasks"
+
 
 def test_a_prediction_whose_worker_process_dies_mid_task_is_delivered_again(
     live_server, settings, monkeypatch, user, tmp_path
@@ -30,8 +32,11 @@ def test_a_prediction_whose_worker_process_dies_mid_task_is_delivered_again(
     monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
     call_command("ensure_shipped_model", verbosity=0)
     log_path = tmp_path / "worker.log"
-    # A fresh worker: its first task spends seconds loading TensorFlow and the model, the window to kill it in.
-    with running_worker(queues="predictions", media_root=media_root, name="e2e-killed", log_path=log_path) as worker:
+    # Every task of this worker waits 3 s before its body runs: the window to kill it in.
+    slow = {"PYTHONPATH": str(SLOW_TASKS), "CATDOG_TEST_TASK_DELAY": "3"}
+    with running_worker(
+        queues="predictions", media_root=media_root, name="e2e-killed", log_path=log_path, extra_env=slow
+    ) as worker:
         session = _logged_in_session(live_server)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(f"{live_server.url}/").text)
         with open(shared_photo("cat", 4005), "rb") as f:
@@ -46,6 +51,7 @@ def test_a_prediction_whose_worker_process_dies_mid_task_is_delivered_again(
         while b"received" not in log_path.read_bytes():
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.05)
+        time.sleep(0.5)  # into the task's wait
         [child] = [int(pid) for pid in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()]
         os.kill(child, signal.SIGKILL)
 
