@@ -78,7 +78,7 @@ def serve_file(file: FieldFile, *, content_type: str, download_name: str, as_att
 def delete_files(names: Iterable[str]) -> None:
     """Delete files that were stored for rows that were never committed (a rolled-back upload, a dataset
     check whose result was dropped). A deleted row's files need no call: they go once the deletion
-    commits (django-cleanup; dataset images in trainer/models.py)."""
+    commits (django-cleanup; dataset images in trainer/models/datasets.py)."""
     for name in names:
         if name:
             default_storage.delete(name)

@@ -49,7 +49,7 @@ INSTALLED_APPS = [
     "trainer",
     "webhooks",
     # Last, as its documentation asks: deletes the files of a deleted row once the transaction commits
-    # (and a replaced file once its row is saved). Dataset images are the one exception: trainer/models.py.
+    # (and a replaced file once its row is saved). Dataset images are the one exception: trainer/models/datasets.py.
     "django_cleanup.apps.CleanupConfig",
 ]
 

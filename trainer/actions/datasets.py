@@ -130,7 +130,7 @@ def do_claim_ingestion(dataset_id: int) -> tuple[Dataset, datetime] | None:
 def do_finish_ingestion(dataset_id: int, claimed_at, collection: Collection) -> bool:
     """Make what `collection` gathered the dataset's content, if this run still holds the dataset
     (claimed at `claimed_at`); files of the previous content that are no longer used go after commit
-    (trainer/models.py)."""
+    (trainer/models/datasets.py)."""
     with transaction.atomic():
         finished = Dataset.objects.filter(
             pk=dataset_id, status=Dataset.Status.PROCESSING, started_at=claimed_at
@@ -189,7 +189,7 @@ def _delete_unnamed_files(names: set[str]) -> None:
 
 def _replace_images(dataset_id: int, images: list[DatasetImage]) -> None:
     """Swap the dataset's image rows for `images`. The new rows take over the files of the old rows of
-    the same content; the other old files go after commit (trainer/models.py)."""
+    the same content; the other old files go after commit (trainer/models/datasets.py)."""
     DatasetImage.objects.filter(dataset_id=dataset_id).delete()
     DatasetImage.objects.bulk_create(images, batch_size=500)
 
