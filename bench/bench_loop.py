@@ -12,7 +12,7 @@ From the project root (about 7 minutes on this 2-core machine; README "The loop 
    labelled as the other class on purpose.
 3. A reviewer goes through the review queue in its order (classifier/review.py: disagreements first, then least
    margin) for `--budget` photos: the reviewer knows the truth, accepts right feedback and rejects the wrong
-   (classifier/actions.py do_review). The accepted photos make a new dataset version of the root (frozen, the
+   (classifier/actions/review.py do_review). The accepted photos make a new dataset version of the root (frozen, the
    root's test split inherited), and a training of it.
 4. The same budget spent in random order (the same reviewer), a dataset version and a training of it; and every
    photo reviewed (400), for the ceiling.

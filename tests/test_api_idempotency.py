@@ -144,9 +144,9 @@ def test_beat_runs_the_key_sweep_on_the_maintenance_queue():
 def test_retries_arriving_together_make_one_prediction(user, monkeypatch):
     """Each request waits inside its upload long enough for the others to arrive: a lookup before storing would
     let every one of them through; the key's unique constraint holds them until the first has answered."""
-    from classifier import actions
+    from classifier.actions import predictions
 
-    create = actions.do_create_predictions
+    create = predictions.do_create_predictions
 
     def slow_create(*args, **kwargs):
         created = create(*args, **kwargs)
@@ -154,7 +154,7 @@ def test_retries_arriving_together_make_one_prediction(user, monkeypatch):
         return created
 
     monkeypatch.setattr("classifier.api.do_create_predictions", slow_create)
-    monkeypatch.setattr(actions, "_enqueue", lambda prediction_id: True)  # no worker here
+    monkeypatch.setattr(predictions, "_enqueue", lambda prediction_id: True)  # no worker here
     data, answers, start = image_bytes(), [], threading.Barrier(4)
 
     def retry():

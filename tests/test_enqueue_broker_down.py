@@ -90,7 +90,7 @@ def test_a_retry_while_the_broker_is_down_is_accepted_and_marked_unsent(
 
 def test_an_error_that_is_not_the_broker_still_surfaces(make_prediction, monkeypatch):
     """Only an unreachable broker is absorbed; a programming error must not be hidden as 'unsent'."""
-    from classifier.actions import _enqueue
+    from classifier.actions.predictions import _enqueue
 
     prediction = make_prediction()
 

@@ -92,7 +92,7 @@ def test_the_answer_stands_when_its_map_cannot_be_stored(user, active_version, m
 
     use_model_double(monkeypatch, classify)
     prediction = make_prediction()
-    with caplog.at_level(logging.ERROR, logger="classifier.actions"):
+    with caplog.at_level(logging.ERROR, logger="classifier.actions.predictions"):
         tasks.predict_image(prediction.pk)
     prediction.refresh_from_db()
     assert prediction.status == Prediction.Status.DONE

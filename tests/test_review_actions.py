@@ -1,4 +1,4 @@
-"""The review queue's decisions (classifier/actions.py): do_review and do_bulk_accept, and every refusal, each
+"""The review queue's decisions (classifier/actions/review.py): do_review and do_bulk_accept, and every refusal, each
 a ReviewRefused with a sentence the admin can act on, storing nothing."""
 
 import pytest

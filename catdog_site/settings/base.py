@@ -214,7 +214,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died unacknowledged comes back after this many seconds.
     "visibility_timeout": env.int("CATDOG_VISIBILITY_TIMEOUT", default=3600),
     # A broker that hangs instead of refusing must not hold a web request for long: each publish try
-    # gives up after this (see CELERY_TASK_PUBLISH_RETRY_POLICY and classifier/actions.py).
+    # gives up after this (see CELERY_TASK_PUBLISH_RETRY_POLICY and classifier/actions/predictions.py).
     "socket_connect_timeout": 2,
     "socket_timeout": 2,
 }

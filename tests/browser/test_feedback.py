@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def photos(monkeypatch, django_user_model):
     """Robin's photos answered "cat" and "Can't tell" by the active 2-class version."""
-    monkeypatch.setattr("classifier.actions._enqueue", lambda pk: True)  # answered below, not by a worker
+    monkeypatch.setattr("classifier.actions.predictions._enqueue", lambda pk: True)  # answered below, not by a worker
     robin = django_user_model.objects.create_user(username="robin", password=PASSWORD)
     pets = ModelVersion.objects.create(
         name="mobilenet_v2-catsdogs", architecture="mobilenet_v2", status="ready", class_names=["cat", "dog"],

@@ -17,7 +17,7 @@ pytestmark = [needs_shared_photos, pytest.mark.browser, pytest.mark.django_db(tr
 @pytest.fixture
 def queue(monkeypatch, django_user_model):
     """Three of Robin's photos in the queue: his disagreeing feedback first, then the two closest calls."""
-    monkeypatch.setattr("classifier.actions._enqueue", lambda pk: True)  # answered below, not by a worker
+    monkeypatch.setattr("classifier.actions.predictions._enqueue", lambda pk: True)  # answered below, not by a worker
     django_user_model.objects.create_superuser(username="ada", password=PASSWORD)
     robin = django_user_model.objects.create_user(username="robin", password=PASSWORD)
     do_set_corrections_consent(robin, True)

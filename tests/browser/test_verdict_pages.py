@@ -40,7 +40,7 @@ def _screenshot_of_a_form(path: Path) -> Path:
 @pytest.fixture
 def answers(monkeypatch, django_user_model, tmp_path):
     """Robin's answered photos, one of each kind, by the active 2-class version and an earlier 3-class one."""
-    monkeypatch.setattr("classifier.actions._enqueue", lambda pk: True)  # answered below, not by a worker
+    monkeypatch.setattr("classifier.actions.predictions._enqueue", lambda pk: True)  # answered below, not by a worker
     robin = django_user_model.objects.create_user(username="robin", password=PASSWORD)
     pets = ModelVersion.objects.create(
         name="mobilenet_v2-catsdogs", architecture="mobilenet_v2", status="ready", class_names=["cat", "dog"],

@@ -1,29 +1,27 @@
+"""A prediction's life: created from checked photos, queued, retried, resent by the sweep, deleted, and the
+prediction task's state changes (classifier/tasks.py): claimed, taken along, released, finished or failed."""
+
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from accounts.models import may_use_corrections
-from trainer.actions import NewImage, do_derive_dataset_version
 from trainer.files import delete_files
-from trainer.ml import OTHER
-from trainer.models import Dataset
 
-from .answers import none_of
-from .heatmaps import stored_grid
-from .metrics import count_uploads
-from .models import CLAIM_LEASE, IDEMPOTENCY_KEY_LIFETIME, STALE_AFTER, Feedback, IdempotencyKey, Prediction, Review
-from .signals import prediction_ended
-from .validation import CheckedImage
+from ..heatmaps import stored_grid
+from ..metrics import count_uploads
+from ..models import CLAIM_LEASE, STALE_AFTER, Prediction
+from ..signals import prediction_ended
+from ..validation import CheckedImage
 
 logger = logging.getLogger(__name__)
+
 
 # Tasks call actions (classifier.tasks imports this module), never the reverse: the prediction task is
 # found by its name in Celery's registry, which classifier.apps fills in every process (trainer's actions
@@ -131,194 +129,6 @@ def do_delete_predictions(owner, prediction_ids: list[int]) -> int:
     with transaction.atomic():
         _, deleted = Prediction.objects.filter(owner=owner, pk__in=prediction_ids).delete()
     return deleted.get(Prediction._meta.label, 0)
-
-
-# --- Idempotency-Key: a retried upload gets the first answer, not a second prediction -----------------------------
-
-
-class IdempotencyKeyReused(ValueError):
-    """The key already answered another request; the message says so, for the caller."""
-
-
-def do_answer_once(user, key: str, fingerprint: str, answer: Callable[[], tuple[int, dict]]) -> tuple[int, dict, bool]:
-    """`answer()` (a status code and a body) the first time `user` sends `key`; the stored answer, and True, for
-    each retry within IDEMPOTENCY_KEY_LIFETIME. IdempotencyKeyReused when the key answered another request.
-
-    The key's row is written before `answer()` runs, in its transaction: a retry arriving meanwhile waits on the
-    unique constraint until the first commits, then reads its answer. An `answer()` that raises (a refused photo)
-    stores nothing, so the key may be sent again with a corrected request.
-    """
-    with transaction.atomic():
-        IdempotencyKey.objects.filter(
-            owner=user, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_LIFETIME
-        ).delete()
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(owner=user, key=key, fingerprint=fingerprint)
-        except IntegrityError:
-            earlier = IdempotencyKey.objects.get(owner=user, key=key)
-            if earlier.fingerprint != fingerprint:
-                raise IdempotencyKeyReused(
-                    "This Idempotency-Key was sent with another request (other fields or files): a retry must repeat "
-                    "the first request exactly; use a new key for a new request."
-                ) from None
-            return earlier.status_code, earlier.response, True
-        record.status_code, record.response = answer()
-        record.save(update_fields=["status_code", "response"])
-    return record.status_code, record.response, False
-
-
-def do_forget_idempotency_keys() -> int:
-    """The sweep: forget the keys past their lifetime (a retry with one is then a new request). How many."""
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_KEY_LIFETIME).delete()
-    return deleted
-
-
-# --- Feedback: what the owner says a photo really shows ------------------------------------------------------
-
-NOT_ANSWERED = "This photo has no answer yet: feedback can be given once it is answered."
-
-
-class FeedbackError(ValueError):
-    """Feedback that cannot be stored; the message is a sentence for the person who gave it."""
-
-
-def feedback_choices(prediction: Prediction) -> list[str]:
-    """The labels feedback on `prediction` may carry: the answering version's classes, then "other"."""
-    return [*prediction.class_names, OTHER]
-
-
-def check_feedback_label(prediction: Prediction, label: str) -> None:
-    """Refuse feedback on a photo without an answer, or naming a class the answering version does not know."""
-    if prediction.status != Prediction.Status.DONE:
-        raise FeedbackError(NOT_ANSWERED)
-    choices = feedback_choices(prediction)
-    if not label:
-        raise FeedbackError("Say what the photo shows: one of its classes, or “none of these”.")
-    if label not in choices:
-        listed = ", ".join(f"“{name}”" for name in choices[:-1])
-        raise FeedbackError(
-            f"“{label}” is not a class of the model that answered: say {listed}, or “{OTHER}” for "
-            f"{none_of(choices[:-1]).lower()}."
-        )
-
-
-@transaction.atomic
-def do_give_feedback(prediction: Prediction, user, label: str) -> tuple[Feedback, bool]:
-    """Store (or replace) `user`'s feedback on their prediction; True when there was none before.
-
-    The answer stays as the model gave it: feedback is kept beside it, never written over it.
-    """
-    check_feedback_label(prediction, label)
-    feedback, created = Feedback.objects.select_for_update().get_or_create(
-        prediction=prediction, defaults={"label": label, "given_by": user}
-    )
-    if not created:
-        feedback.label, feedback.given_by = label, user
-        feedback.save(update_fields=["label", "given_by", "updated_at"])
-    prediction.feedback = feedback
-    return feedback, created
-
-
-def do_withdraw_feedback(prediction: Prediction) -> bool:
-    """Forget the owner's feedback on `prediction`; False if there was none."""
-    deleted, _ = Feedback.objects.filter(prediction=prediction).delete()
-    return bool(deleted)
-
-
-# --- The review queue: an admin's decisions (classifier/review.py) -------------------------------------------
-
-
-class ReviewRefused(ValueError):
-    """A decision the queue cannot take; the message is a sentence for the admin who took it."""
-
-
-def _check_reviewable(prediction: Prediction, *, accepting: bool) -> None:
-    if prediction.status != Prediction.Status.DONE:
-        raise ReviewRefused(f"{prediction.original_name} (#{prediction.pk}) has no answer yet: it cannot be reviewed.")
-    if accepting and not may_use_corrections(prediction.owner):
-        raise ReviewRefused(
-            f"The owner of {prediction.original_name} (#{prediction.pk}) has not allowed their corrected photos to "
-            "be used: it cannot be accepted."
-        )
-
-
-def _check_accepted_label(prediction: Prediction, label: str) -> None:
-    choices = feedback_choices(prediction)
-    if not label:
-        raise ReviewRefused(f"Choose the label to accept for {prediction.original_name} (#{prediction.pk}).")
-    if label not in choices:
-        listed = ", ".join(f"“{name}”" for name in choices)
-        raise ReviewRefused(
-            f"“{label}” is not a class of the model that answered {prediction.original_name} (#{prediction.pk}): "
-            f"accept one of {listed}."
-        )
-
-
-def _decide(prediction: Prediction, decision: str, label: str, by) -> Review:
-    review, _ = Review.objects.update_or_create(
-        prediction=prediction,
-        defaults={"decision": decision, "label": label, "decided_by": by, "decided_at": timezone.now()},
-    )
-    return review
-
-
-@transaction.atomic
-def do_review(prediction: Prediction, decision: str, label: str = "", *, by) -> Review:
-    """Decide on a prediction in the review queue: accept `label` (a class of the version that answered, or
-    "other" for none of them) for its photo, reject it, or skip it for now. A second decision replaces the
-    first. Accepting needs the owner's consent; the answer and the owner's feedback never change.
-
-    Raises ReviewRefused, with the reason in words, and stores nothing."""
-    if decision not in Review.Decision.values:
-        raise ReviewRefused(f"“{decision}” is no decision: accept, reject or skip.")
-    accepting = decision == Review.Decision.ACCEPTED
-    _check_reviewable(prediction, accepting=accepting)
-    if accepting:
-        _check_accepted_label(prediction, label)
-    return _decide(prediction, decision, label if accepting else "", by)
-
-
-@transaction.atomic
-def do_bulk_accept(predictions: list[Prediction], *, by) -> list[Review]:
-    """Accept each prediction's feedback label, all or none: the first refusal of any is raised, naming it."""
-    if not predictions:
-        raise ReviewRefused("Select the items whose feedback to accept.")
-    for prediction in predictions:
-        _check_reviewable(prediction, accepting=True)
-        if prediction.feedback_label is None:
-            raise ReviewRefused(
-                f"{prediction.original_name} (#{prediction.pk}) has no feedback to accept: accept it on its own, "
-                "with the label you choose."
-            )
-        _check_accepted_label(prediction, prediction.feedback_label)
-    return [_decide(prediction, Review.Decision.ACCEPTED, prediction.feedback_label, by) for prediction in predictions]
-
-
-def do_undo_review(prediction: Prediction) -> bool:
-    """Forget the decision on `prediction`: it is back in the queue. False if there was none."""
-    deleted, _ = Review.objects.filter(prediction=prediction).delete()
-    return bool(deleted)
-
-
-def do_derive_version_from_reviews(parent: Dataset, reviews: list[Review], *, by, name: str = "") -> Dataset:
-    """A new frozen version of `parent` with the photos of `reviews` (accepted, of a class), for training.
-
-    The version copies each photo (trainer/actions/datasets.py), so deleting a prediction later leaves it whole;
-    a photo already in `parent`, or of a class `parent` does not have, is left out and the version's `added`
-    says why. Raises DatasetRefused when nothing would be added.
-    """
-    additions = [
-        NewImage(review.label, review.prediction.image.name, origin=_origin(review.prediction)) for review in reviews
-    ]
-    return do_derive_dataset_version(parent, additions, by=by, name=name)
-
-
-def _origin(prediction: Prediction) -> str:
-    return f"review queue: prediction {prediction.pk} ({prediction.original_name})"
-
-
-# --- The prediction task's state changes (classifier/tasks.py) -----------------------------------------------
 
 
 def do_uncount_delivery(prediction_id: int) -> None:
