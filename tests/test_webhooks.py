@@ -372,3 +372,23 @@ def test_the_sweep_fails_a_lost_delivery_past_the_retry_window(user, settings, l
     tried.refresh_from_db()
     assert (too_old.status, too_old.error) == ("failed", "It could not be sent within the retry window.")
     assert (tried.status, tried.error) == ("failed", "answered HTTP 503")  # the last attempt's reason stays
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as in the task
+def test_a_failure_recorded_outside_a_transaction_commits_with_its_deliveries_or_not_at_all(
+    user, make_prediction, loopback_allowed, monkeypatch
+):
+    """The task fails a photo in autocommit: if storing its deliveries breaks, the failure is not recorded either,
+    so the message comes back and no webhook misses it."""
+    monkeypatch.setattr("classifier.actions.predictions._enqueue", lambda pk: True)  # no task answers it meanwhile
+    prediction = make_prediction()
+    do_create_webhook(user, "http://127.0.0.1:9/hook")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away while the deliveries were stored")
+
+    monkeypatch.setattr(Delivery.objects, "bulk_create", broken)
+    with pytest.raises(RuntimeError):
+        do_fail_prediction(prediction.pk, "The photo could not be decoded for the model.")
+    prediction.refresh_from_db()
+    assert prediction.status == "pending" and not Delivery.objects.exists()

@@ -65,8 +65,9 @@ def on_prediction_ended(sender, prediction_id: int, status: str, **kwargs) -> No
 
 
 def do_queue_deliveries(prediction_id: int, status: str) -> list[Delivery]:
-    """A delivery of the event to each of the prediction owner's webhooks, stored in the caller's transaction (so
-    they commit with the answer, or not at all) and sent once it commits. One query, and nothing more, for an owner
+    """A delivery of the event to each of the prediction owner's webhooks, stored in the transaction that records
+    the answer (classifier's do_finish_prediction and do_fail_prediction are atomic: they commit together, or not
+    at all) and sent once it commits. One query, and nothing more, for an owner
     without webhooks: most people have none."""
     webhooks = list(Webhook.objects.filter(owner__predictions=prediction_id).only("pk"))
     if not webhooks:

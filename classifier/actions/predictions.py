@@ -181,6 +181,9 @@ def do_release_predictions(prediction_ids: list[int], *, lost: bool = False) -> 
         _enqueue(prediction_id)
 
 
+# Atomic with the deliveries the signal stores (webhooks), whoever calls it: in autocommit a transaction of its
+# own; inside a caller's (a batch's answers), that one, with no savepoint (no query more for each answer).
+@transaction.atomic(savepoint=False)
 def do_finish_prediction(prediction_id: int, version, result) -> bool:
     """Record the answer and its heatmap's grid together, if the prediction is still pending: a redelivered
     message never answers twice, and a page never sees an answer whose heatmap is still to come."""
@@ -210,6 +213,7 @@ def do_finish_prediction(prediction_id: int, version, result) -> bool:
     )
 
 
+@transaction.atomic(savepoint=False)  # as do_finish_prediction
 def do_fail_prediction(prediction_id: int, reason: str) -> bool:
     """Record why there is no answer, if the prediction is still pending."""
     return _ended(
@@ -222,7 +226,8 @@ def do_fail_prediction(prediction_id: int, reason: str) -> bool:
 
 
 def _ended(prediction_id: int, status: str, updated: int) -> bool:
-    """Tell the listeners (the owner's webhooks) of a prediction this call answered or failed."""
+    """Tell the listeners (the owner's webhooks) of a prediction this call answered or failed, in the transaction
+    that recorded it."""
     if updated:
         prediction_ended.send(sender=Prediction, prediction_id=prediction_id, status=status)
     return bool(updated)
