@@ -109,3 +109,14 @@ def test_the_export_reads_the_rows_only_as_it_sends_them(alice_client, alice):
     assert len(lines) == 4
     assert not [query for query in before.captured_queries if '"original_name"' in query["sql"]]
     assert [query for query in sending.captured_queries if '"original_name"' in query["sql"]]
+
+
+def test_the_export_reads_each_answers_version_by_its_name_only(alice_client, alice, model_version):
+    """A version's row holds kilobytes of summary and metrics: a line needs its name, not the row."""
+    _done(alice, model_version, name="a.png")
+    version = model_version
+    r = alice_client.get(EXPORT)
+    with CaptureQueriesContext(connection) as sending:
+        lines = list(r.streaming_content)
+    assert version.name.encode() in lines[1]
+    assert not [query for query in sending.captured_queries if '"summary"' in query["sql"]]
