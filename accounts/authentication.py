@@ -32,7 +32,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if api_key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key was revoked: make a new one on your settings page.")
-        if api_key.expires_at is not None and api_key.expires_at <= now:
+        if api_key.is_expired:
             raise exceptions.AuthenticationFailed("This API key has expired: make a new one on your settings page.")
         if not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("This API key's account is disabled.")

@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .apikeys import KEY_START
+
 
 class Profile(models.Model):
     """A person's settings on the site. Created the first time they save one (accounts.actions): a page that
@@ -48,6 +50,11 @@ class ApiKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def masked(self) -> str:
+        """How the key is shown once made: its start, never its secret."""
+        return f"{KEY_START}{self.prefix}_…"
 
     @property
     def is_expired(self) -> bool:

@@ -62,7 +62,7 @@ IDEMPOTENCY_KEY_MAX_LENGTH = IdempotencyKey._meta.get_field("key").max_length
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-class _ScopedRateThrottle(ScopedRateThrottle):
+class SettingsScopedRateThrottle(ScopedRateThrottle):
     def get_rate(self):
         # DRF copies the rates into the class when it is imported; read them per request instead, so
         # that the settings in force (and a test's) apply.
@@ -109,7 +109,7 @@ class PredictionViewSet(
 
     serializer_class = PredictionSerializer
     lookup_value_regex = r"\d+"  # any other id is no path of the API's (api_not_found)
-    throttle_classes = [_ScopedRateThrottle]
+    throttle_classes = [SettingsScopedRateThrottle]
 
     def get_throttles(self):
         # Uploads cost storage and a worker's time: their own, tighter rate per user. Reading (the pages

@@ -1,7 +1,7 @@
 """Zip archives people upload, read safely: refused whole when they would unpack beyond the limits or hold a zip
 bomb; entries that lead out of the archive (zip-slip), links and encrypted entries set aside, each with its reason;
 system clutter (__MACOSX, dotfiles) ignored. Dataset archives (trainer/datasets/zips.py) and the API's batches of
-photos (classifier/batches.py) are both read through it, each with its own limits."""
+photos (classifier/validation.py, check_zip_upload) are both read through it, each with its own limits."""
 
 import re
 import stat
@@ -64,9 +64,7 @@ def zip_contents(archive: zipfile.ZipFile, *, max_files: int, max_bytes: int, ma
         name = info.filename.replace("\\", "/")
         parts = [part for part in name.split("/") if part not in ("", ".")]
         if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in parts or not parts:
-            contents.set_aside.append(
-                (info.filename, "refused: an absolute path or one leading out of the archive (..)")
-            )
+            contents.set_aside.append((info.filename, _OUT_OF_THE_ARCHIVE))
         elif stat.S_ISLNK(info.external_attr >> 16):
             contents.set_aside.append((info.filename, "refused: a symbolic link"))
         elif parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts):

@@ -12,7 +12,7 @@ from django.db.models import Q
 from kombu.exceptions import OperationalError
 
 from classifier.models import Prediction
-from trainer.datasets.fetching import FetchError
+from trainer.datasets import fetching
 
 from . import sending, signing
 from .models import Delivery, Webhook
@@ -37,19 +37,19 @@ def check_webhook_url(url: str) -> None:
     """Refuse a URL deliveries could not go to: not http(s), a host that cannot be found, a private, loopback or
     reserved address. Checked again at each delivery, with the address then resolved."""
     try:
-        sending.check_url(url)
-    except FetchError as error:
+        fetching.allowed_addresses(url, sending.ALLOW_PRIVATE)
+    except fetching.FetchError as error:
         raise WebhookRefused(f"Deliveries cannot go to this URL: {error}.") from None
 
 
+# The URL was checked by the form or the serializer (check_webhook_url), and is again at each delivery, on the
+# address then resolved: a third look up of the host here would add nothing.
 def do_create_webhook(owner, url: str) -> Webhook:
-    check_webhook_url(url)
     return Webhook.objects.create(owner=owner, url=url, secret=signing.new_secret())
 
 
 def do_change_webhook_url(webhook: Webhook, url: str) -> Webhook:
-    """A new URL; the secret stays, so the receiver's check needs no change."""
-    check_webhook_url(url)
+    """A new URL, checked as do_create_webhook's; the secret stays, so the receiver's check needs no change."""
     webhook.url = url
     webhook.save(update_fields=["url"])
     return webhook

@@ -3,16 +3,15 @@ POST that registers one, and nowhere else; anyone else's webhook answers 404."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from classifier.api import _ScopedRateThrottle
-from classifier.api_docs import DETAIL, SIGNED_IN, SIGNED_IN_WITH_BODY, field_errors
+from classifier.api import SettingsScopedRateThrottle
+from classifier.api_docs import DETAIL, SIGNED_IN, SIGNED_IN_WITH_BODY, UNSUPPORTED, field_errors
 
 from .actions import WebhookRefused, check_webhook_url, do_change_webhook_url, do_create_webhook, do_delete_webhook
-from .models import Delivery, Webhook
-from .views import LOG_LENGTH
+from .models import LOG_LENGTH, Delivery, Webhook
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -65,6 +64,13 @@ URL_REFUSED = field_errors(
     detail=True,
 )
 
+# PUT and PATCH: a webhook has one field to change.
+CHANGE_URL = extend_schema(
+    summary="Change a webhook's URL",
+    parameters=[WEBHOOK_ID],
+    responses={200: WebhookSerializer, 400: URL_REFUSED, 415: UNSUPPORTED, **ONE_WEBHOOK},
+)
+
 
 @extend_schema_view(
     list=extend_schema(summary="The caller's webhooks", responses={200: WebhookSerializer(many=True), **SIGNED_IN}),
@@ -76,16 +82,8 @@ URL_REFUSED = field_errors(
     retrieve=extend_schema(
         summary="One webhook", parameters=[WEBHOOK_ID], responses={200: WebhookSerializer, **ONE_WEBHOOK}
     ),
-    update=extend_schema(
-        summary="Change a webhook's URL",
-        parameters=[WEBHOOK_ID],
-        responses={200: WebhookSerializer, 400: URL_REFUSED, 415: SIGNED_IN_WITH_BODY[415], **ONE_WEBHOOK},
-    ),
-    partial_update=extend_schema(
-        summary="Change a webhook's URL",
-        parameters=[WEBHOOK_ID],
-        responses={200: WebhookSerializer, 400: URL_REFUSED, 415: SIGNED_IN_WITH_BODY[415], **ONE_WEBHOOK},
-    ),
+    update=CHANGE_URL,
+    partial_update=CHANGE_URL,
     destroy=extend_schema(
         summary="Delete a webhook and its log",
         parameters=[WEBHOOK_ID],
@@ -95,7 +93,7 @@ URL_REFUSED = field_errors(
 class WebhookViewSet(viewsets.ModelViewSet):
     serializer_class = WebhookSerializer
     lookup_value_regex = r"\d+"
-    throttle_classes = [_ScopedRateThrottle]
+    throttle_classes = [SettingsScopedRateThrottle]
     throttle_scope = "api"
     pagination_class = None  # a handful per person
 
@@ -123,8 +121,3 @@ class WebhookViewSet(viewsets.ModelViewSet):
     def deliveries(self, request, pk=None):
         webhook = self.get_object()
         return Response(DeliverySerializer(webhook.deliveries.all()[:LOG_LENGTH], many=True).data)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, WebhookRefused):  # the URL was refused between validation and saving
-            exc = exceptions.ValidationError({"url": [str(exc)]})
-        return super().handle_exception(exc)

@@ -18,6 +18,10 @@ class Webhook(models.Model):
         return self.url
 
 
+# The deliveries a webhook's log shows, newest first (its page and /api/webhooks/{id}/deliveries/).
+LOG_LENGTH = 50
+
+
 class Delivery(models.Model):
     """One event sent to one webhook: its body, fixed when the event happened, and how the sending went."""
 

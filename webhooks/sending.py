@@ -14,12 +14,6 @@ class SendError(Exception):
     """The POST did not get an answer; the message says why."""
 
 
-def check_url(url: str) -> None:
-    """FetchError, saying why, for a URL no delivery may go to (another scheme, an unknown host, a private
-    address)."""
-    fetching.allowed_addresses(url, ALLOW_PRIVATE)
-
-
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST `body` to `url`; the answer's status code. SendError when there is none."""
     try:

@@ -4,10 +4,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .actions import do_create_webhook, do_delete_webhook, do_send_again
 from .forms import WebhookForm
-from .models import Delivery, Webhook
-
-# The delivery log shows the newest ones.
-LOG_LENGTH = 50
+from .models import LOG_LENGTH, Delivery, Webhook
 
 
 def _get_webhook_for_user(request, pk: int) -> Webhook:
