@@ -118,27 +118,36 @@ def allowed_addresses(url: str, allow_setting: str = "CATDOG_FETCH_ALLOW_PRIVATE
 
 
 def _get(url: str, deadline: float) -> tuple[requests.Response, HTTPAdapter]:
-    parts, addresses = allowed_addresses(url)
+    headers = {"Accept": "image/*", "User-Agent": "catdog-dataset-fetcher"}
+    return pinned_send("GET", url, headers=headers, timeout=_remaining(deadline), said=settings.CATDOG_FETCH_TIMEOUT)
+
+
+def pinned_send(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    timeout: float,
+    said: float,
+    data: bytes | None = None,
+    allow_setting: str = "CATDOG_FETCH_ALLOW_PRIVATE",
+) -> tuple[requests.Response, HTTPAdapter]:
+    """One request to an address of `url`'s host that allowed_addresses allowed, the connection pinned to it: no
+    session, so no cookies and no proxies from the environment (they would connect where nothing was checked), and
+    an adapter never follows a redirect. The answer streams; the caller closes it and the adapter. FetchError, saying
+    why, when the URL is refused or no answer comes (`said`: the time limit as the person set it)."""
+    parts, addresses = allowed_addresses(url, allow_setting)
     adapter = PinnedAdapter(addresses[0], parts.hostname)
-    request = requests.Request(
-        "GET",
-        url,
-        headers={
-            "Host": parts.netloc.rpartition("@")[2],
-            "Accept": "image/*",
-            "User-Agent": "catdog-dataset-fetcher",
-        },
-    ).prepare()
+    headers = {**headers, "Host": parts.netloc.rpartition("@")[2]}
+    request = requests.Request(method, url, data=data, headers=headers).prepare()
     try:
-        # No session: no cookies, no proxies from the environment (they would connect where we did not check).
-        response = adapter.send(request, stream=True, timeout=_remaining(deadline), proxies={})
+        return adapter.send(request, stream=True, timeout=timeout, proxies={}), adapter
     except requests.Timeout:
         adapter.close()
-        raise FetchError(f"no answer within {settings.CATDOG_FETCH_TIMEOUT:g} s") from None
+        raise FetchError(f"no answer within {said:g} s") from None
     except requests.RequestException as error:
         adapter.close()
         raise FetchError(f"the connection failed ({type(error).__name__})") from None
-    return response, adapter
 
 
 def _remaining(deadline: float) -> float:
