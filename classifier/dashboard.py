@@ -12,7 +12,7 @@ them, are no longer those of its first week.
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from trainer.models import ModelVersion
 
-from .models import Prediction
+from .models import Prediction, local_midnight
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +92,6 @@ def counts_per_hour(now) -> list[tuple[datetime, int]]:
     ]
 
 
-def _midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def daily_summary(now) -> list[dict]:
     """The last DAYS days' predictions, in the site's time zone, counted per day and grouped by status, answer and
     version: a few hundred rows, from which the per-day counts, the mix of answers and each version's mean
@@ -103,7 +99,7 @@ def daily_summary(now) -> list[dict]:
     first = timezone.localdate(now) - timedelta(days=DAYS - 1)
     days = [first + timedelta(days=d) for d in range(DAYS)]
     fields = ("status", "verdict", "label", "model_version")
-    periods = _per_period([_midnight(day) for day in days], _midnight(days[-1] + timedelta(days=1)), fields)
+    periods = _per_period([local_midnight(day) for day in days], local_midnight(days[-1] + timedelta(days=1)), fields)
     return [{**row, "day": day} for day, rows in zip(days, periods, strict=True) for row in rows]
 
 
@@ -202,10 +198,17 @@ def confidence_by_version(now, summary: list[dict] | None = None) -> list[Versio
             day[1] += row["answered"]
     versions = ModelVersion.objects.in_bulk(sums)
     answered = Prediction.objects.filter(status=Prediction.Status.DONE)
+    # Each version's first answer, in one grouped query.
+    firsts = dict(
+        answered.filter(model_version_id__in=sums)
+        .values_list("model_version")
+        .annotate(first=Min("created_at"))
+        .order_by()
+    )
     result = []
     for version_id, days in sums.items():
         mine = answered.filter(model_version_id=version_id)
-        first = mine.aggregate(first=Min("created_at"))["first"]
+        first = firsts[version_id]
         first_week = _bins(mine.filter(created_at__gte=first, created_at__lt=first + DRIFT_WEEK))
         last_week = _bins(mine.filter(created_at__gte=max(now - DRIFT_WEEK, first + DRIFT_WEEK)))
         means = [(day, total / n, n) for day, (total, n) in sorted(days.items())]

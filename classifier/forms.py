@@ -100,13 +100,17 @@ class DeriveVersionForm(forms.Form):
 HISTORY_SORTS = {"newest": "Newest first", "oldest": "Oldest first", "confidence": "Most confident first"}
 
 
+# A day picker; a bound form shows the value as sent, so a refused one stays there to be corrected.
+_DAY = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 class HistoryFilterForm(forms.Form):
     """The history's status, date range and order, from its URL (the page, its CSV export, its poll).
     Dates are whole days in the site's time zone, both included."""
 
     status = forms.ChoiceField(choices=[("", "Any status"), *Prediction.Status.choices], required=False)
-    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="From")
-    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="To")
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="From", widget=_DAY)
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="To", widget=_DAY)
     sort = forms.ChoiceField(choices=list(HISTORY_SORTS.items()), required=False)
 
     def __init__(self, data, **kwargs):

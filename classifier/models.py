@@ -1,5 +1,5 @@
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -19,6 +19,12 @@ STALE_AFTER = timedelta(minutes=10)
 SLOW_AFTER = timedelta(seconds=20)
 # A prediction a task took into its batch is that task's for this long; then any task may take it again.
 CLAIM_LEASE = timedelta(minutes=1)
+
+
+def local_midnight(day: date) -> datetime:
+    """Midnight at the start of `day` in the site's time zone: where the history's and the dashboard's days begin
+    (a comparison the created_at index serves)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _image_upload_to(prediction: "Prediction", filename: str) -> str:

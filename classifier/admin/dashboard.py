@@ -77,5 +77,5 @@ def _confidence_chart(item: dashboard.VersionConfidence) -> dict:
 
 
 def _live(model_admin, request):
-    context = {"depths": dashboard.queue_depths(), "workers": dashboard.workers(), "queues": dashboard.queue_names()}
+    context = {"depths": dashboard.queue_depths(), "workers": dashboard.workers()}
     return TemplateResponse(request, "admin/classifier/_dashboard_live.html", context)

@@ -48,7 +48,6 @@ class PredictionAdmin(admin.ModelAdmin):
     search_fields = ["original_name", "owner__username"]
     date_hierarchy = "created_at"
     list_select_related = ["owner", "model_version"]
-    change_list_template = "admin/classifier/prediction/change_list.html"  # links to the dashboard
     fields = [
         "photo", "original_name", "owner", "status", "answer_shown", "label", "confidence_shown", "probabilities_shown",
         "model_version", "error", "image_format", "width", "height", "size_bytes", "inference_ms", "attempts",

@@ -1,6 +1,6 @@
 """The history: a person's predictions, filtered, ordered and paged; their CSV export; deleting several."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -18,7 +18,7 @@ from ..actions import (
 from ..answers import VERDICT_CHOICE_NAMES
 from ..forms import HISTORY_SORTS, BulkDeleteForm, HistoryFilterForm
 from ..history_csv import history_csv
-from ..models import FEEDBACK_FILTERS, Prediction, verdict_choices
+from ..models import FEEDBACK_FILTERS, Prediction, local_midnight, verdict_choices
 from .access import is_history_page
 
 HISTORY_PAGE_SIZE = 24
@@ -26,10 +26,7 @@ HISTORY_PAGE_SIZE = 24
 
 @require_GET
 def history(request):
-    choices = verdict_choices(request.user)
-    filters, unknown_verdict = history_filters(request, choices)
-    list_form = HistoryFilterForm(request.GET)
-    filters |= list_form.query()
+    filters, unknown_verdict, list_form, choices = _list_filters(request)
     predictions = _history_predictions(request.user, filters).select_related("model_version", "feedback")
     paginator = Paginator(predictions, HISTORY_PAGE_SIZE)
     number = request.GET.get("page", "1")
@@ -60,19 +57,27 @@ def history(request):
 @require_GET
 def history_export(request):
     """The history as CSV, with the page's filters and order: streamed, so any length fits in little memory."""
-    filters = history_filters(request, verdict_choices(request.user))[0]
-    list_form = HistoryFilterForm(request.GET)
+    filters, _, list_form, _ = _list_filters(request)
     if not list_form.is_valid():
         return HttpResponseBadRequest("\n".join(errors_of(list_form)), content_type="text/plain; charset=utf-8")
-    predictions = _history_predictions(request.user, filters | list_form.query())
+    predictions = _history_predictions(request.user, filters)
     response = StreamingHttpResponse(history_csv(predictions), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     response["Content-Disposition"] = f'attachment; filename="catdog-history-{stamp}.csv"'
     return response
 
 
+def _list_filters(request) -> tuple[dict[str, str], str, HistoryFilterForm, list[str]]:
+    """What the page and its CSV export both show: the filters by answer and feedback, then status, days and order
+    (those the form found valid); the verdict asked for that no answer can have; the form; the verdict choices."""
+    choices = verdict_choices(request.user)
+    filters, unknown_verdict = history_filters(request, choices)
+    list_form = HistoryFilterForm(request.GET)
+    return filters | list_form.query(), unknown_verdict, list_form, choices
+
+
 def errors_of(form) -> list[str]:
-    return [message for messages_ in form.errors.values() for message in messages_] if not form.is_valid() else []
+    return [message for messages_ in form.errors.values() for message in messages_]
 
 
 def _history_predictions(user, filters: dict[str, str]):
@@ -87,20 +92,17 @@ def _history_predictions(user, filters: dict[str, str]):
     if "status" in filters:
         predictions = predictions.filter(status=filters["status"])
     if "since" in filters:
-        predictions = predictions.filter(created_at__gte=_start_of(date.fromisoformat(filters["since"])))
+        predictions = predictions.filter(created_at__gte=local_midnight(date.fromisoformat(filters["since"])))
     if "until" in filters:
-        predictions = predictions.filter(created_at__lt=_start_of(date.fromisoformat(filters["until"]) + timedelta(1)))
+        predictions = predictions.filter(
+            created_at__lt=local_midnight(date.fromisoformat(filters["until"]) + timedelta(1))
+        )
     sort = filters.get("sort", "newest")
     if sort == "oldest":
         return predictions.order_by("created_at", "id")
     if sort == "confidence":
         return predictions.order_by(F("confidence").desc(nulls_last=True), "-created_at", "-id")
     return predictions
-
-
-def _start_of(day: date) -> datetime:
-    """Midnight at the start of `day` in the site's time zone (a comparison the created_at index serves)."""
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _with_query(url: str, query: dict) -> str:
