@@ -172,9 +172,13 @@ def upright_size(file: BinaryIO) -> tuple[int, int]:
     """(width, height) of a photo as people (and the model) see it, EXIF orientation applied, from its header
     alone: the sizes catdog records are the file's own, before any turn (`check_image`)."""
     with Image.open(file) as image:
-        width, height = image.size
-        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
+        return _upright(image.size, image)
+
+
+def _upright(size: tuple[int, int], image: Image.Image) -> tuple[int, int]:
+    """`size`, a (width, height) of `image` as stored, turned as its EXIF orientation turns the photo."""
+    turned = image.getexif().get(ExifTags.Base.Orientation, 1) in _QUARTER_TURNS
+    return (size[1], size[0]) if turned else size
 
 
 def load_for_model(source: str | BinaryIO | Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -195,8 +199,6 @@ def decode_for_model(source: str | BinaryIO | Image.Image, size: tuple[int, int]
         # an EXIF rotation applied afterwards cannot leave either side too small.
         side = 2 * max(height, width)
         image.draft("RGB", (side, side))
-    upright = to_rgb(image)
+    upright = to_rgb(image).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
     # to_rgb read the orientation already (exif_transpose): Pillow keeps the parsed EXIF on the image.
-    turned = image.getexif().get(ExifTags.Base.Orientation, 1) in _QUARTER_TURNS
-    upright = upright.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return np.asarray(upright, dtype=np.uint8), stored[::-1] if turned else stored
+    return np.asarray(upright, dtype=np.uint8), _upright(stored, image)

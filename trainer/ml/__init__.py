@@ -44,6 +44,9 @@ ARCHITECTURE_DEFAULTS = {
     },
     SIMPLE_CNN: {"image_size": 96, "epochs": 30, "learning_rate": 1e-3, "dropout": 0.3, "augmentation": "strong"},
 }
+# The settings only MobileNetV2's feature-caching path reads, and what they are for any other architecture
+# (train.py with_defaults sets them so, and the version's recorded settings leave them out, with `weights`).
+MOBILENET_V2_ONLY = {"augment_copies": 0, "mirror": False, "fine_tune_epochs": 0, "fine_tune_learning_rate": None}
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TEST_SPLIT = 0.2
 DEFAULT_SEED = 1337

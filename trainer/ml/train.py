@@ -14,7 +14,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import ARCHITECTURE_DEFAULTS, AUGMENTATIONS, DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_TEST_SPLIT, MOBILENET_V2
+from . import (
+    ARCHITECTURE_DEFAULTS,
+    AUGMENTATIONS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_SEED,
+    DEFAULT_TEST_SPLIT,
+    MOBILENET_V2,
+    MOBILENET_V2_ONLY,
+)
 from .calibrate import Photos, calibrate
 from .data import Datasets, SkippedFile, class_weights, make_datasets, readable_images
 from .evaluate import TestAnswer, evaluate
@@ -88,10 +96,10 @@ def with_defaults(config: TrainingConfig) -> TrainingConfig:
     )
     if config.augmentation not in AUGMENTATIONS:
         raise ValueError(f"Unknown augmentation {config.augmentation!r}; choose one of {AUGMENTATIONS}.")
-    if config.architecture != MOBILENET_V2 or config.augmentation == "none":
-        config.augment_copies = 0  # only the feature-caching path makes copies, and only of augmented photos
     if config.architecture != MOBILENET_V2:
-        config.mirror, config.fine_tune_epochs, config.fine_tune_learning_rate = False, 0, None
+        return dataclasses.replace(config, **MOBILENET_V2_ONLY)
+    if config.augmentation == "none":
+        config.augment_copies = 0  # the feature-caching path only copies augmented photos
     return config
 
 
@@ -211,7 +219,7 @@ def _recorded_params(config: TrainingConfig) -> dict:
     if config.test_dir is not None:
         params["test_split"] = None  # not used: the test photos came from test_dir
     if config.architecture != MOBILENET_V2:  # only the feature-caching path uses them
-        for name in ("weights", "augment_copies", "mirror", "fine_tune_epochs", "fine_tune_learning_rate"):
+        for name in ("weights", *MOBILENET_V2_ONLY):
             del params[name]
     return params
 
@@ -230,7 +238,7 @@ def train(
     on them, so the final test accuracy stays an honest measure.
     """
     reporter = EpochReporter(config.epochs + config.fine_tune_epochs, progress_callback, should_cancel)
-    fitting = _Fitting(config, reporter, class_weights(datasets.y_train, len(datasets.class_names)))
+    fitting = _Fitting(config.batch_size, reporter, class_weights(datasets.y_train, len(datasets.class_names)))
     if config.architecture == MOBILENET_V2:
         return _train_mobilenet_v2(model, datasets, config, fitting, progress_callback, should_cancel)
     # Photos stream from disk, decoded a batch at a time, in a new seeded order every epoch. The encoder
@@ -295,7 +303,7 @@ class _Fitting:
     """How every stage of a training fits and predicts: Adam with cosine decay, class weights, progress and
     cancelling through `reporter`."""
 
-    config: TrainingConfig
+    batch_size: int
     reporter: "EpochReporter"
     class_weight: dict[int, float]
 
@@ -303,7 +311,7 @@ class _Fitting:
         """Fit `fit_model` for `epochs`; the history by the names the version's page shows."""
         # Cosine decay to zero: the weights settle by the last epoch. At a constant rate they were still
         # moving, and the accuracy swung by several tenths of a point from one epoch to the next.
-        steps = epochs * -(-samples // self.config.batch_size)
+        steps = epochs * -(-samples // self.batch_size)
         fit_model.compile(
             optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
             loss="sparse_categorical_crossentropy",
@@ -323,7 +331,7 @@ class _Fitting:
         return {names[key]: [float(v) for v in values] for key, values in fit.history.items() if key in names}
 
     def predict(self, predict_model: keras.Model, x: np.ndarray) -> np.ndarray:
-        outputs = predict_model.predict(x, batch_size=self.config.batch_size, callbacks=[self.reporter], verbose=0)
+        outputs = predict_model.predict(x, batch_size=self.batch_size, callbacks=[self.reporter], verbose=0)
         if self.reporter.cancelled:
             raise TrainingCancelled
         return outputs
