@@ -37,7 +37,7 @@ import numpy as np
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = BASE_DIR.parent / "shared" / "data" / "catsdogs" / "train"
 DEFAULT_WEIGHTS = BASE_DIR / "trainer" / "shipped" / "catdog.keras"
-CUT = "block_15_add"  # the last layer of the frozen part that is cached
+CUT = "block_15_add"  # the last layer of the frozen part that is cached: trainer.ml.model.TUNED_AFTER
 CONV1_START = "block_16_project_BN"  # ft_conv1 starts after it
 # The fine-tunings: name, the layer after which the network learns, whether it learns from the mirrors too.
 FINE_TUNINGS = (
@@ -58,30 +58,20 @@ def cached_maps(paths: list[Path], weights: Path, cache_dir: Path) -> tuple[np.n
     if all(f.exists() for f in files):
         return tuple(np.load(f) for f in files)
 
-    import keras
-    import tensorflow as tf
-
+    from trainer.ml import MOBILENET_V2
     from trainer.ml.data import image_batches
-    from trainer.ml.model import make_mobilenet_v2_backbone
+    from trainer.ml.inputs import extract_outputs
+    from trainer.ml.model import BACKBONE, TUNED_AFTER, make_model, split_backbone
 
-    backbone = make_mobilenet_v2_backbone((IMAGE_SIZE, IMAGE_SIZE, 3), str(weights))
-    front = keras.Model(backbone.input, backbone.get_layer(CUT).output)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8)])
-    def maps(pixels):
-        x = tf.cast(pixels, tf.float32) / 127.5 - 1.0  # the model's rescaling
-        both = tf.concat([x, tf.reverse(x, axis=[2])], axis=0)
-        return front(both, training=False)
-
-    photo, mirror = [], []
+    assert CUT == TUNED_AFTER, "the cache is the training's own frozen front"
+    # The training's own model and path: its rescaling, its front, its mirroring (trainer/ml/inputs.py).
+    model = make_model(MOBILENET_V2, (IMAGE_SIZE, IMAGE_SIZE, 3), 2, augmentation="none", weights=str(weights))
+    front, _ = split_backbone(model.get_layer("encoder").get_layer(BACKBONE))
     started = time.monotonic()
-    for batch in image_batches(paths, IMAGE_SIZE, BATCH):
-        out = maps(batch).numpy()
-        photo.append(out[: len(batch)])
-        mirror.append(out[len(batch) :])
+    photo, mirror = extract_outputs(model, front, image_batches(paths, IMAGE_SIZE, BATCH), mirror=True)
     print(f"cached {CUT} of {len(paths)} photos and their mirrors in {time.monotonic() - started:.0f} s")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    arrays = (np.concatenate(photo), np.concatenate(mirror))
+    arrays = (photo, mirror)
     for f, array in zip(files, arrays, strict=True):
         np.save(f, array)
     return arrays
