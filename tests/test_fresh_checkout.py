@@ -22,3 +22,20 @@ def test_the_embedded_database_is_created_where_no_var_folder_exists(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (var / "catdog.sqlite3").is_file()
+
+
+def test_the_suite_is_collected_without_the_shared_photos(tmp_path):
+    """A newcomer's checkout has nothing beside it: the tests that read the shared photos skip, and none of them
+    may stop the suite from being collected (a module that names a photo at import time skips as a whole)."""
+    env = {key: value for key, value in os.environ.items() if key != "CATDOG_REQUIRE_SHARED_DATA"}
+    env["CATDOG_SHARED_DIR"] = str(tmp_path / "nothing-here")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "error" not in result.stdout.splitlines()[-1], result.stdout[-3000:]
