@@ -11,7 +11,8 @@ from celery.signals import worker_init
 
 from catdog_site.celery import app as celery_app
 
-# The queue settings, read afresh as a deployment with Redis reads them (base.py takes them with `from .queues import *`).
+# The queue settings, read afresh as a deployment with Redis reads them
+# (base.py takes them with `from .queues import *`).
 QUEUE_SETTINGS = Path(__file__).resolve().parent.parent / "catdog_site" / "settings" / "queues.py"
 
 
