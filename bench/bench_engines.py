@@ -19,6 +19,7 @@ Then the decoders: Pillow with `draft` (today) against simplejpeg decoding at th
 """
 
 import argparse
+import importlib.util
 import io
 import json
 import math
@@ -290,7 +291,10 @@ def main():
     print(f"{len(photos)} photos from {args.photos}, {args.threads} threads; load average {os.getloadavg()}")
     engines = measure_engines(args, models)
     report_engines(engines)
-    measure_decoders(photos, size)
+    if importlib.util.find_spec("simplejpeg") is None:
+        print("\nThe decoders are not compared: simplejpeg is not installed (pip install simplejpeg).")
+    else:
+        measure_decoders(photos, size)
     print(f"load average at the end {os.getloadavg()}")
 
 
