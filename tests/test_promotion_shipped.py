@@ -11,13 +11,14 @@ from trainer.actions import MeasurementRefused, do_request_measurements
 from trainer.files import file_sha256
 from trainer.models import Activation, ModelVersion
 
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, needs_shared_photos
 from .dataset_helpers import zip_bytes
 
 pytest_plugins = ["tests.dataset_fixtures"]
 pytestmark = pytest.mark.django_db
 
 
+@needs_shared_photos
 def test_the_shipped_model_is_registered_with_the_photos_it_was_trained_on():
     call_command("ensure_shipped_model", stdout=StringIO())
     version = ModelVersion.objects.get()
@@ -29,6 +30,7 @@ def test_the_shipped_model_is_registered_with_the_photos_it_was_trained_on():
     assert activation.reason == "No version was active (ensure_shipped_model)."
 
 
+@needs_shared_photos
 def test_a_test_set_with_the_shipped_models_training_photos_is_refused_for_it(make_dataset):
     call_command("ensure_shipped_model", stdout=StringIO())
     shipped = ModelVersion.objects.get()
